@@ -1,0 +1,173 @@
+"""The `ddaudit` command line: parses options and wires config, pipeline and reports."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+import reports
+import rules
+from scanner import __version__, logs
+from scanner.config import SEVERITIES, Config, load_config
+from scanner.errors import ConfigError, DDAuditError
+from scanner.pipeline import latest_scan_id, run_scan
+from scanner.store.engine import open_store
+
+log = logging.getLogger("ddaudit")
+F = TypeVar("F", bound=Callable[..., Any])
+
+STARTER_CONFIG = '''\
+# ddaudit configuration. Credentials are read from the environment variables named here,
+# never written in this file.
+[scan]
+database = "sqlite:///ddaudit.db"   # any SQLAlchemy URL, e.g. postgresql+psycopg://host/db
+output = "ddaudit-out"              # one sub-folder per scan is written under it
+fail_on = "high"                    # exit 1 when an open finding is at or above this
+
+[[targets]]                         # one per org credential pair
+name = "prod-us1"
+site = "datadoghq.com"
+api_key_env = "DD_API_KEY_PROD_US1"
+app_key_env = "DD_APP_KEY_PROD_US1"
+
+[rules]
+disabled = []
+custom_dirs = []
+
+[estate]
+trusted_orgs = []                   # org UUIDs outside the estate allowed as connection peers
+'''
+
+
+@click.group()
+@click.version_option(__version__, prog_name="ddaudit")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging and full tracebacks.")
+@click.option("--log-format", type=click.Choice(["plain", "json"]), default="plain",
+              show_default=True, help="Format of the log lines on stderr.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, log_format: str) -> None:
+    """Audit the access surface of a Datadog estate."""
+    ctx.obj = {"verbose": verbose}
+    logs.configure(verbose, log_format)
+
+
+def _config(path: Path | None, database: str | None, output: Path | None,
+            fail_on: str | None) -> Config:
+    config = load_config(path)
+    overrides: dict[str, Any] = {}
+    if database:
+        overrides["database"] = database
+    if output:
+        overrides["output"] = output
+    if fail_on:
+        overrides["fail_on"] = fail_on
+    if not overrides:
+        return config
+    from dataclasses import replace
+
+    return replace(config, **overrides)
+
+
+def _scan_options(func: F) -> F:
+    func = click.option("--config", "config_path", type=click.Path(path_type=Path),
+                        help="ddaudit.toml (default: DD_API_KEY / DD_APP_KEY / DD_SITE).")(func)
+    func = click.option("--database", help="SQLAlchemy URL of the snapshot database.")(func)
+    func = click.option("--output", type=click.Path(path_type=Path),
+                        help="Folder under which each scan's folder is written.")(func)
+    return func
+
+
+@cli.command()
+@_scan_options
+@click.option("--fail-on", type=click.Choice(SEVERITIES), help="Severity that makes exit 1.")
+def scan(config_path: Path | None, database: str | None, output: Path | None,
+         fail_on: str | None) -> None:
+    """Collect, evaluate and report: the nightly job."""
+    config = _config(config_path, database, output, fail_on)
+    outcome = run_scan(config, open_store(config.database))
+    click.echo(f"scan {outcome.scan_id} {outcome.status}: {outcome.report}")
+    sys.exit(outcome.exit_code)
+
+
+@cli.command()
+@_scan_options
+@click.option("--scan", "scan_id", help="Scan id (default: the latest).")
+def evaluate(config_path: Path | None, database: str | None, output: Path | None,
+             scan_id: str | None) -> None:
+    """Re-evaluate the rule pack on a stored scan."""
+    config = _config(config_path, database, output, None)
+    engine = open_store(config.database)
+    scan_id = scan_id or latest_scan_id(engine)
+    pack = rules.load_rulepack(config.rules_custom_dirs)
+    settings = rules.RuleSettings(params=config.rules_params, disabled=config.rules_disabled,
+                                  trusted_orgs=config.trusted_orgs)
+    findings = rules.evaluate_scan(engine, scan_id, pack, settings)
+    click.echo(f"scan {scan_id}: {len(findings)} findings")
+
+
+@cli.command()
+@_scan_options
+@click.option("--scan", "scan_id", help="Scan id (default: the latest).")
+def report(config_path: Path | None, database: str | None, output: Path | None,
+           scan_id: str | None) -> None:
+    """Write the reports of a stored scan."""
+    config = _config(config_path, database, output, None)
+    engine = open_store(config.database)
+    scan_id = scan_id or latest_scan_id(engine)
+    click.echo(reports.write_reports(engine, scan_id, config.output / scan_id))
+
+
+@cli.command()
+@click.option("--output", type=click.Path(path_type=Path), default=Path("ddaudit-demo"),
+              show_default=True, help="Folder for the demo's database and reports.")
+def demo(output: Path) -> None:
+    """Scan the built-in simulated estate end to end and print where the report is."""
+    from scanner.demo import run_demo
+
+    outcome = run_demo(output)
+    click.echo(f"demo scan {outcome.scan_id} {outcome.status} "
+               f"(a real scan would exit {outcome.exit_code})")
+    click.echo(f"report: {outcome.report}")
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path), default=Path("ddaudit.toml"))
+def init(path: Path) -> None:
+    """Write a commented starter config."""
+    if path.exists():
+        raise ConfigError(f"{path} already exists; remove it or give another path")
+    path.write_text(STARTER_CONFIG, encoding="utf-8")
+    click.echo(f"wrote {path}")
+
+
+def main() -> None:
+    """Console entry point: one clear line per error, the traceback only with -v."""
+    verbose = "-v" in sys.argv[1:] or "--verbose" in sys.argv[1:]
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("ddaudit: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except DDAuditError as exc:
+        if verbose:
+            raise
+        click.echo(f"ddaudit: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        if verbose:
+            raise
+        click.echo(f"ddaudit: unexpected error: {exc.__class__.__name__}: {exc} "
+                   "(run with -v for the traceback)", err=True)
+        sys.exit(4)
+
+
+if __name__ == "__main__":
+    main()

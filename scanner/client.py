@@ -1,0 +1,237 @@
+"""The Datadog HTTP client: authentication, retries with backoff, and the three paging styles.
+
+Policy (what to retry, how long to wait, how to page) stays here; the I/O is one
+aiohttp session per scan, shared by every target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from scanner.config import Target
+from scanner.errors import APIError, ForbiddenError, RateLimitedError
+from scanner.sites import api_base_url
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 100  # the API's maximum; a larger page[size] is a 400
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When and how long to retry: 429 (honouring X-RateLimit-Reset), 5xx and timeouts."""
+
+    max_attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    timeout: float = 30.0
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff for retry number `attempt` (1-based)."""
+        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def rate_limit_wait(self, headers: Mapping[str, str], attempt: int) -> float:
+        """Seconds to wait after a 429: the bucket's reset, plus a little jitter."""
+        reset = headers.get("X-RateLimit-Reset")
+        try:
+            seconds = float(reset) if reset is not None else None
+        except ValueError:
+            seconds = None
+        if seconds is None or seconds < 0:
+            return self.backoff(attempt)
+        return min(self.max_delay, seconds) + random.uniform(0, 0.25)
+
+
+@dataclass
+class Page:
+    """One page of a list endpoint: its items, `included` objects and `meta`."""
+
+    data: list[dict[str, Any]]
+    included: list[dict[str, Any]] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ClientStats:
+    """Request counters for one client (one target)."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+
+
+class DatadogClient:
+    """Read-only access to one org through its key pair."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        target: Target,
+        *,
+        allow_custom_endpoints: bool = False,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self._session = session
+        self._target = target
+        self._policy = policy or RetryPolicy()
+        if target.api_url and allow_custom_endpoints:
+            self.base_url = target.api_url.rstrip("/")
+        else:
+            self.base_url = api_base_url(target.site)
+        self.stats = ClientStats()
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "DD-API-KEY": self._target.api_key.reveal(),
+            "DD-APPLICATION-KEY": self._target.app_key.reveal(),
+            "Accept": "application/json",
+        }
+
+    async def get(self, path: str, params: Mapping[str, str | int] | None = None) -> Any:
+        """GET `path` and return its decoded JSON body; raise an APIError when it fails."""
+        url = self.base_url + path
+        query = {k: str(v) for k, v in (params or {}).items()}
+        attempt = 0
+        while True:
+            attempt += 1
+            self.stats.requests += 1
+            try:
+                result = await self._once(url, query, attempt)
+            except _Retry as retry:
+                if attempt >= self._policy.max_attempts:
+                    if retry.status == 429:
+                        raise RateLimitedError(
+                            f"GET {path}: rate limited on {attempt} attempts", status=429
+                        ) from None
+                    raise APIError(f"GET {path}: {retry.reason} after {attempt} attempts",
+                                   status=retry.status) from None
+                self.stats.retries += 1
+                log.debug("retrying GET %s in %.2fs: %s", path, retry.wait, retry.reason)
+                await asyncio.sleep(retry.wait)
+                continue
+            return result
+
+    async def _once(self, url: str, query: dict[str, str], attempt: int) -> Any:
+        timeout = aiohttp.ClientTimeout(total=self._policy.timeout)
+        try:
+            async with self._session.get(
+                url, params=query, headers=self._headers(), timeout=timeout,
+                allow_redirects=False,
+            ) as resp:
+                body = await resp.read()
+                status = resp.status
+                headers = resp.headers
+        except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            raise _Retry(None, f"{exc.__class__.__name__}", self._policy.backoff(attempt)) from None
+        if status == 429:
+            self.stats.rate_limited += 1
+            raise _Retry(429, "HTTP 429", self._policy.rate_limit_wait(headers, attempt))
+        if status >= 500:
+            raise _Retry(status, f"HTTP {status}", self._policy.backoff(attempt))
+        path = url[len(self.base_url):]
+        if 300 <= status < 400:
+            # Never follow: a redirect could carry the keys to another host.
+            raise APIError(f"GET {path}: refused to follow a redirect (HTTP {status})",
+                           status=status)
+        if status >= 400:
+            message = f"GET {path}: HTTP {status}: {_error_text(body)}"
+            if status in (401, 403):
+                raise ForbiddenError(message, status=status)
+            raise APIError(message, status=status)
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise _Retry(status, "malformed JSON body", self._policy.backoff(attempt)) from None
+
+    async def get_page(self, path: str, params: Mapping[str, str | int] | None = None) -> Page:
+        """GET a JSON:API document and wrap it as a Page."""
+        body = await self.get(path, params)
+        return _as_page(body, path)
+
+    async def pages_by_number(
+        self, path: str, params: Mapping[str, str | int] | None = None,
+        *, total_of: str = "total_count",
+    ) -> AsyncIterator[Page]:
+        """Yield every page of a 0-based `page[number]` listing at PAGE_SIZE per page.
+
+        Stops on a short page, or once the API's own total is reached; a listing that
+        keeps returning full pages beyond its total stops there (the caller compares
+        what it collected with the total and records a partial collection).
+        """
+        number = 0
+        seen = 0
+        while True:
+            query: dict[str, str | int] = {**(params or {}), "page[size]": PAGE_SIZE,
+                                           "page[number]": number}
+            page = await self.get_page(path, query)
+            yield page
+            seen += len(page.data)
+            total = page_total(page.meta, total_of)
+            if len(page.data) < PAGE_SIZE or (total is not None and seen >= total):
+                return
+            if total is not None and number * PAGE_SIZE > total:
+                return
+            number += 1
+
+    async def pages_by_offset(self, path: str, *, limit: int = 1000) -> AsyncIterator[Page]:
+        """Yield every page of a `limit`/`offset` listing (org connections)."""
+        offset = 0
+        while True:
+            page = await self.get_page(path, {"limit": limit, "offset": offset})
+            yield page
+            total = page_total(page.meta, "total_count")
+            offset += len(page.data)
+            if len(page.data) < limit or (total is not None and offset >= total):
+                return
+
+
+class _Retry(Exception):
+    def __init__(self, status: int | None, reason: str, wait: float) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.wait = wait
+
+
+def page_total(meta: Mapping[str, Any], key: str) -> int | None:
+    """Read `meta.page.<key>` (falling back to the other total) as an int, if present."""
+    page = meta.get("page") if isinstance(meta, Mapping) else None
+    if not isinstance(page, Mapping):
+        return None
+    for name in (key, "total_filtered_count", "total_count"):
+        value = page.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def _as_page(body: Any, path: str) -> Page:
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        raise APIError(f"GET {path}: response has no 'data' list")
+    included = body.get("included")
+    meta = body.get("meta")
+    return Page(
+        data=[d for d in body["data"] if isinstance(d, dict)],
+        included=[i for i in included if isinstance(i, dict)] if isinstance(included, list)
+        else [],
+        meta=meta if isinstance(meta, dict) else {},
+    )
+
+
+def _error_text(body: bytes) -> str:
+    try:
+        errors = json.loads(body).get("errors")
+        if isinstance(errors, list) and errors:
+            return "; ".join(str(e) for e in errors)[:200]
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        pass
+    return "no error detail"

@@ -1,0 +1,44 @@
+"""Collectors, one module per Datadog API family, and the per-target collection plan."""
+
+from __future__ import annotations
+
+import asyncio
+
+from scanner.collect.base import Coverage, Family, TargetContext, guarded
+from scanner.collect.connections import collect_okta_accounts, collect_org_connections
+from scanner.collect.keys import collect_api_keys, collect_application_keys
+from scanner.collect.mappings import collect_authn_mappings, collect_teams
+from scanner.collect.orgs import collect_orgs
+from scanner.collect.roles import collect_permissions, collect_roles
+from scanner.collect.users import collect_users
+
+# Endpoint name (INTERFACES.md) -> collector; `orgs` runs first since it names the org.
+FAMILIES: dict[str, Family] = {
+    "users": collect_users,
+    "roles": collect_roles,
+    "permissions": collect_permissions,
+    "application_keys": collect_application_keys,
+    "api_keys": collect_api_keys,
+    "authn_mappings": collect_authn_mappings,
+    "teams": collect_teams,
+    "org_connections": collect_org_connections,
+    "okta_accounts": collect_okta_accounts,
+}
+
+
+async def collect_target(ctx: TargetContext) -> list[Coverage]:
+    """Collect every API family of one target; return one coverage record per endpoint."""
+    results = [await guarded("orgs", collect_orgs, ctx)]
+    ctx.users_coverage = asyncio.get_running_loop().create_future()
+
+    async def run(endpoint: str, family: Family) -> Coverage:
+        coverage = await guarded(endpoint, family, ctx)
+        if endpoint == "users" and ctx.users_coverage is not None:
+            ctx.users_coverage.set_result(coverage)
+        return coverage
+
+    results += await asyncio.gather(*(run(name, fam) for name, fam in FAMILIES.items()))
+    return results
+
+
+__all__ = ["FAMILIES", "Coverage", "TargetContext", "collect_target"]

@@ -1,0 +1,194 @@
+"""What every collector shares: the per-target context, row tagging and coverage records."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from scanner.client import DatadogClient, Page, page_total
+from scanner.config import Target
+from scanner.errors import APIError, ForbiddenError
+from scanner.redact import redact
+from scanner.store.writer import SnapshotWriter
+from scanner.timeutil import parse_timestamp
+
+
+@dataclass
+class Coverage:
+    """How completely one endpoint of one target was collected."""
+
+    endpoint: str
+    status: str  # complete | partial | forbidden | failed
+    collected: int
+    expected: int | None
+    error: str | None = None
+
+    @classmethod
+    def counted(cls, endpoint: str, collected: int, expected: int | None,
+                note: str | None = None) -> Coverage:
+        """Complete when the API's own total was reached (or none was given), else partial."""
+        if expected is not None and collected < expected:
+            detail = f"collected {collected} of the {expected} the API reported"
+            return cls(endpoint, "partial", collected, expected,
+                       f"{note}; {detail}" if note else detail)
+        return cls(endpoint, "complete", collected, expected, note)
+
+
+@dataclass
+class TargetContext:
+    """One target during one scan: its client, the writer and what is known of its org."""
+
+    scan_id: str
+    target: Target
+    client: DatadogClient
+    writer: SnapshotWriter
+    org_public_id: str | None = None
+    org_uuid: str | None = None
+    org_name: str | None = None
+    service_account_ids: list[str] = field(default_factory=list)
+    users_coverage: asyncio.Future[Coverage] | None = None
+
+    def tag(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Add the scan, target, site and org columns every population row carries."""
+        row["scan_id"] = self.scan_id
+        row["target"] = self.target.name
+        row["site"] = self.target.site
+        row["org_public_id"] = self.org_public_id
+        return row
+
+
+def raw_json(item: Mapping[str, Any]) -> str:
+    """The redacted, key-sorted JSON text of an API object, for the `raw` column."""
+    return json.dumps(redact(item), sort_keys=True, ensure_ascii=False)
+
+
+def attrs(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The `attributes` of a JSON:API object, or an empty mapping."""
+    value = item.get("attributes")
+    return value if isinstance(value, Mapping) else {}
+
+
+def rel_id(item: Mapping[str, Any], name: str) -> str | None:
+    """The id of a to-one relationship (`relationships.<name>.data.id`), or None."""
+    rels = item.get("relationships")
+    rel = rels.get(name) if isinstance(rels, Mapping) else None
+    data = rel.get("data") if isinstance(rel, Mapping) else None
+    if isinstance(data, Mapping) and isinstance(data.get("id"), str):
+        return str(data["id"])
+    return None
+
+
+def rel_ids(item: Mapping[str, Any], name: str) -> list[str]:
+    """The ids of a to-many relationship (`relationships.<name>.data[].id`)."""
+    rels = item.get("relationships")
+    rel = rels.get(name) if isinstance(rels, Mapping) else None
+    data = rel.get("data") if isinstance(rel, Mapping) else None
+    if not isinstance(data, list):
+        return []
+    return [str(d["id"]) for d in data if isinstance(d, Mapping) and isinstance(d.get("id"), str)]
+
+
+def index_included(included: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], Mapping[str, Any]]:
+    """Index `included` objects by (type, id)."""
+    return {
+        (str(i.get("type")), str(i.get("id"))): i
+        for i in included
+        if isinstance(i.get("id"), str)
+    }
+
+
+def as_bool(value: Any) -> bool | None:
+    """A JSON boolean, or None when absent or of another type."""
+    return value if isinstance(value, bool) else None
+
+
+def as_str(value: Any) -> str | None:
+    """A JSON string, or None when absent or of another type."""
+    return value if isinstance(value, str) else None
+
+
+def item_id(item: Mapping[str, Any]) -> str | None:
+    """The object's `id` as a string, or None when it has none."""
+    value = item.get("id")
+    return value if isinstance(value, str) and value else None
+
+
+@dataclass
+class Tally:
+    """What a collector has gathered so far: items written, the API's total, a note."""
+
+    collected: int = 0
+    expected: int | None = None
+    note: str | None = None
+    incomplete: bool = False  # set when something is known to be missing beyond the counts
+    seen: set[str] = field(default_factory=set)
+
+    def first_time(self, ident: str) -> bool:
+        """True the first time an id is seen (a repeated item is neither stored nor counted)."""
+        if ident in self.seen:
+            return False
+        self.seen.add(ident)
+        self.collected += 1
+        return True
+
+    def add_expected(self, total: int | None) -> None:
+        """Add a listing's own total to the expected count (None when unknown)."""
+        if total is not None:
+            self.expected = (self.expected or 0) + total
+
+
+Family = Callable[[TargetContext, Tally], Awaitable[None]]
+
+
+async def guarded(endpoint: str, family: Family, ctx: TargetContext) -> Coverage:
+    """Run one collector, turning API failures into an honest coverage record."""
+    tally = Tally()
+    try:
+        await family(ctx, tally)
+    except ForbiddenError as exc:
+        return Coverage(endpoint, "forbidden", tally.collected, tally.expected, str(exc))
+    except APIError as exc:
+        return Coverage(endpoint, "failed", tally.collected, tally.expected, str(exc))
+    if tally.incomplete:
+        return Coverage(endpoint, "partial", tally.collected, tally.expected, tally.note)
+    return Coverage.counted(endpoint, tally.collected, tally.expected, tally.note)
+
+
+PageRows = dict[str, list[dict[str, Any]]]
+
+
+async def consume(
+    ctx: TargetContext,
+    tally: Tally,
+    pages: AsyncIterator[Page],
+    to_rows: Callable[[TargetContext, Tally, Page], PageRows],
+    *,
+    total_of: str | None = "total_count",
+) -> None:
+    """Drain a paged listing: take the expected total from its first page, write each page."""
+    first = True
+    async for page in pages:
+        if first and total_of is not None:
+            tally.add_expected(page_total(page.meta, total_of))
+        first = False
+        for table, rows in to_rows(ctx, tally, page).items():
+            await ctx.writer.put(table, rows)
+
+
+def leak_of(item: Mapping[str, Any], included: Mapping[tuple[str, str], Mapping[str, Any]]
+            ) -> tuple[bool, Any, str | None]:
+    """(leaked, leak date, leak source) from `relationships.leak_information` and `included`."""
+    leak_id = rel_id(item, "leak_information")
+    if leak_id is None:
+        rels = item.get("relationships")
+        info = rels.get("leak_information") if isinstance(rels, Mapping) else None
+        data = info.get("data") if isinstance(info, Mapping) else None
+        if data is None:
+            return False, None, None
+        return True, None, None  # a leak reference without an id is still a leak
+    leak = included.get(("leaked_keys", leak_id), {})
+    a = attrs(leak)
+    return True, parse_timestamp(a.get("date")), as_str(a.get("leak_source"))

@@ -1,0 +1,257 @@
+"""Load and validate `ddaudit.toml` (or the DD_* environment) into typed, secret-safe settings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from scanner.errors import ConfigError
+from scanner.sites import SITES
+
+SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
+
+_KNOWN: dict[str, frozenset[str]] = {
+    "": frozenset({"scan", "targets", "rules", "estate", "suppressions"}),
+    "scan": frozenset({"database", "output", "fail_on", "allow_custom_endpoints"}),
+    "targets": frozenset({"name", "site", "api_key_env", "app_key_env", "api_url"}),
+    "rules": frozenset({"disabled", "custom_dirs", "params"}),
+    "estate": frozenset({"trusted_orgs"}),
+    "suppressions": frozenset({"file"}),
+}
+
+
+class Secret:
+    """A credential that never shows itself in repr, str, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the secret; call only where it goes into a request header."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One org credential pair on one Datadog site."""
+
+    name: str
+    site: str
+    api_key: Secret
+    app_key: Secret
+    api_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a scan needs, validated; secrets only inside `Target`s."""
+
+    targets: tuple[Target, ...]
+    database: str = "sqlite:///ddaudit.db"
+    output: Path = Path("ddaudit-out")
+    fail_on: str = "high"
+    allow_custom_endpoints: bool = False
+    rules_disabled: frozenset[str] = frozenset()
+    rules_custom_dirs: tuple[Path, ...] = ()
+    rules_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    trusted_orgs: frozenset[str] = frozenset()
+    suppressions_file: Path | None = None
+    source: str = "environment"
+
+    def sha256(self) -> str:
+        """Hash of the configuration with credentials left out (for run.json and scans)."""
+        public = {
+            "targets": [[t.name, t.site, t.api_url] for t in self.targets],
+            "database": _hide_password(self.database),
+            "fail_on": self.fail_on,
+            "allow_custom_endpoints": self.allow_custom_endpoints,
+            "rules_disabled": sorted(self.rules_disabled),
+            "rules_custom_dirs": [str(p) for p in self.rules_custom_dirs],
+            "rules_params": {k: dict(v) for k, v in sorted(self.rules_params.items())},
+            "trusted_orgs": sorted(self.trusted_orgs),
+        }
+        blob = json.dumps(public, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+def _hide_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Config:
+    """Read `path` (or, when None, DD_API_KEY / DD_APP_KEY / DD_SITE) into a Config."""
+    env = os.environ if env is None else env
+    if path is None:
+        return _from_environment(env)
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: file not found; run 'ddaudit init' to write one") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where}: cannot read it ({exc.__class__.__name__}); fix its "
+                          "permissions or encoding") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML ({exc}); fix the syntax") from None
+    return _from_mapping(data, where, env)
+
+
+def _from_environment(env: Mapping[str, str]) -> Config:
+    missing = [v for v in ("DD_API_KEY", "DD_APP_KEY") if not env.get(v)]
+    if missing:
+        raise ConfigError(
+            f"no config file and {' and '.join(missing)} not set; pass --config FILE "
+            "or export DD_API_KEY, DD_APP_KEY (and DD_SITE)"
+        )
+    site = env.get("DD_SITE") or "datadoghq.com"
+    _check_site(site, "DD_SITE")
+    target = Target("default", site, Secret(env["DD_API_KEY"]), Secret(env["DD_APP_KEY"]))
+    return Config(targets=(target,))
+
+
+def _check_keys(table: Mapping[str, Any], section: str, where: str) -> None:
+    known = _KNOWN[section]
+    for key in table:
+        if key not in known:
+            label = f"[{section}] " if section else ""
+            raise ConfigError(
+                f"{where}: unknown key {label}'{key}'; remove it "
+                f"(known: {', '.join(sorted(known))})"
+            )
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], key: str, where: str, what: str) -> Any:
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ConfigError(f"{where}: {key} must be {what}, got {type(value).__name__}")
+    return value
+
+
+def _check_site(site: str, where_key: str) -> None:
+    if site not in SITES:
+        raise ConfigError(
+            f"{where_key}: unknown Datadog site '{site}'; use one of {', '.join(SITES)}"
+        )
+
+
+def _from_mapping(data: Mapping[str, Any], where: str, env: Mapping[str, str]) -> Config:
+    _check_keys(data, "", where)
+    scan = _expect(data.get("scan", {}), dict, "[scan]", where, "a table")
+    _check_keys(scan, "scan", where)
+    rules = _expect(data.get("rules", {}), dict, "[rules]", where, "a table")
+    _check_keys(rules, "rules", where)
+    estate = _expect(data.get("estate", {}), dict, "[estate]", where, "a table")
+    _check_keys(estate, "estate", where)
+    supp = _expect(data.get("suppressions", {}), dict, "[suppressions]", where, "a table")
+    _check_keys(supp, "suppressions", where)
+
+    fail_on = _expect(scan.get("fail_on", "high"), str, "[scan] fail_on", where, "a string")
+    if fail_on not in SEVERITIES:
+        raise ConfigError(f"{where}: [scan] fail_on '{fail_on}' is not a severity; use one of "
+                          f"{', '.join(SEVERITIES)}")
+    allow_custom = _expect(scan.get("allow_custom_endpoints", False), bool,
+                           "[scan] allow_custom_endpoints", where, "true or false")
+    raw_targets = _expect(data.get("targets", []), list, "[[targets]]", where, "an array of tables")
+    if not raw_targets:
+        raise ConfigError(f"{where}: no [[targets]]; add one per org credential pair")
+    targets: list[Target] = []
+    for index, raw in enumerate(raw_targets):
+        targets.append(_target(raw, index, where, env, allow_custom))
+    names = [t.name for t in targets]
+    for name in names:
+        if names.count(name) > 1:
+            raise ConfigError(f"{where}: duplicate target name '{name}'; target names must "
+                              "be unique")
+
+    params = _expect(rules.get("params", {}), dict, "[rules.params]", where, "a table")
+    for rule_id, values in params.items():
+        _expect(values, dict, f"[rules.params.\"{rule_id}\"]", where, "a table")
+    trusted = _expect(estate.get("trusted_orgs", []), list, "[estate] trusted_orgs", where,
+                      "a list of org UUIDs")
+    disabled = _expect(rules.get("disabled", []), list, "[rules] disabled", where,
+                       "a list of rule ids")
+    custom = _expect(rules.get("custom_dirs", []), list, "[rules] custom_dirs", where,
+                     "a list of folders")
+    base = Path(where).parent
+    supp_file = supp.get("file")
+    if supp_file is not None:
+        _expect(supp_file, str, "[suppressions] file", where, "a path string")
+    return Config(
+        targets=tuple(targets),
+        database=_expect(scan.get("database", "sqlite:///ddaudit.db"), str,
+                         "[scan] database", where, "a SQLAlchemy URL string"),
+        output=Path(_expect(scan.get("output", "ddaudit-out"), str, "[scan] output", where,
+                            "a folder path string")),
+        fail_on=fail_on,
+        allow_custom_endpoints=allow_custom,
+        rules_disabled=frozenset(str(r) for r in disabled),
+        rules_custom_dirs=tuple(base / str(p) for p in custom),
+        rules_params={str(k): dict(v) for k, v in params.items()},
+        trusted_orgs=frozenset(str(o).lower() for o in trusted),
+        suppressions_file=(base / supp_file) if supp_file else None,
+        source=where,
+    )
+
+
+def _target(raw: Any, index: int, where: str, env: Mapping[str, str],
+            allow_custom: bool) -> Target:
+    label = f"[[targets]] #{index + 1}"
+    _expect(raw, dict, label, where, "a table")
+    _check_keys(raw, "targets", where)
+    for key in ("name", "site", "api_key_env", "app_key_env"):
+        if key not in raw:
+            raise ConfigError(f"{where}: {label} is missing '{key}'; add it")
+        _expect(raw[key], str, f"{label} {key}", where, "a string")
+    name, site = raw["name"], raw["site"]
+    label = f"target '{name}'"
+    _check_site(site, f"{where}: {label} site")
+    secrets: list[Secret] = []
+    for key in ("api_key_env", "app_key_env"):
+        var = raw[key]
+        value = env.get(var)
+        if not value:
+            raise ConfigError(f"{where}: {label} {key}: environment variable {var} is not "
+                              f"set; export {var}")
+        secrets.append(Secret(value))
+    api_url = raw.get("api_url")
+    if api_url is not None:
+        _expect(api_url, str, f"{label} api_url", where, "a URL string")
+        if not allow_custom:
+            raise ConfigError(f"{where}: {label} api_url is set but custom endpoints are not "
+                              "allowed; set [scan] allow_custom_endpoints = true or remove it")
+        check_custom_url(api_url, f"{where}: {label} api_url")
+    return Target(name, site, secrets[0], secrets[1], api_url)
+
+
+def check_custom_url(url: str, label: str) -> None:
+    """Refuse a custom endpoint that would send keys in clear text off this machine."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{label}: '{url}' is not an http(s) URL; give e.g. "
+                          "https://proxy.example:8443")
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigError(f"{label}: plain http is allowed only to loopback; use https")

@@ -1,0 +1,55 @@
+"""The exception tree of ddaudit, each error carrying a one-line message for operators.
+
+    DDAuditError                 exit code 4 unless a subclass says otherwise
+    ├── ConfigError              bad configuration or command line (exit 2, nothing scanned)
+    ├── RuleError                a rule file that does not load (exit 2)
+    ├── StoreError               database unreachable or unusable (exit 4)
+    ├── OutputError              output folder not writable (exit 4)
+    └── APIError                 a Datadog API call that did not succeed after retries
+        ├── ForbiddenError       403: the key pair lacks a permission or belongs elsewhere
+        └── RateLimitedError     429 retries exhausted
+"""
+
+from __future__ import annotations
+
+
+class DDAuditError(Exception):
+    """Base of every error ddaudit raises on purpose; `str()` is the operator's line."""
+
+    exit_code = 4
+
+
+class ConfigError(DDAuditError):
+    """The configuration or command line is wrong; nothing was scanned."""
+
+    exit_code = 2
+
+
+class RuleError(DDAuditError):
+    """A rule file is malformed; the message names the file and the field."""
+
+    exit_code = 2
+
+
+class StoreError(DDAuditError):
+    """The snapshot database cannot be reached or used."""
+
+
+class OutputError(DDAuditError):
+    """The output folder cannot be written."""
+
+
+class APIError(DDAuditError):
+    """A Datadog API request failed for good (after any retries)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ForbiddenError(APIError):
+    """403 from Datadog: the key pair is wrong or lacks the endpoint's permission."""
+
+
+class RateLimitedError(APIError):
+    """429 from Datadog on every retry."""

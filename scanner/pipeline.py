@@ -1,0 +1,167 @@
+"""The scan pipeline: collect into the snapshot, evaluate the rules, write the reports."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import aiohttp
+from sqlalchemy import Engine, select, update
+
+import reports
+import rules
+from scanner import __version__
+from scanner.client import DatadogClient, RetryPolicy
+from scanner.collect import Coverage, TargetContext, collect_target
+from scanner.config import SEVERITIES, Config, Target
+from scanner.errors import StoreError
+from scanner.store import schema
+from scanner.store.writer import SnapshotWriter
+from scanner.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    """What a finished scan tells its caller (and cron, through the exit code)."""
+
+    scan_id: str
+    status: str
+    report: Path | None
+    open_at_or_above: int
+    exit_code: int
+
+
+def new_scan_id(started: datetime) -> str:
+    """A sortable, unique scan id: the start time plus a random suffix."""
+    return started.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def start_scan(engine: Engine, config: Config, pack_sha256: str) -> tuple[str, datetime]:
+    """Record a new running scan; return its id and start time."""
+    started = utcnow()
+    scan_id = new_scan_id(started)
+    with engine.begin() as conn:
+        conn.execute(schema.scans.insert().values(
+            id=scan_id, started_at=started, status="running", tool_version=__version__,
+            config_sha256=config.sha256(), rulepack_sha256=pack_sha256,
+        ))
+    return scan_id, started
+
+
+async def collect_all(engine: Engine, config: Config, scan_id: str,
+                      *, policy: RetryPolicy | None = None) -> list[tuple[TargetContext, list[Coverage]]]:
+    """Collect every target concurrently into the snapshot; return their coverage."""
+    connector = aiohttp.TCPConnector(limit=64, limit_per_host=16)
+    async with aiohttp.ClientSession(connector=connector, trust_env=False) as session, \
+            SnapshotWriter(engine) as writer:
+        contexts = [
+            TargetContext(scan_id, t, _client(session, t, config, policy), writer)
+            for t in config.targets
+        ]
+
+        async def one(ctx: TargetContext) -> list[Coverage]:
+            log.info("collecting target %s (%s)", ctx.target.name, ctx.target.site)
+            coverage = await collect_target(ctx)
+            bad = [c.endpoint for c in coverage if c.status != "complete"]
+            log.info("target %s done: %d requests, %s", ctx.target.name,
+                     ctx.client.stats.requests,
+                     "complete" if not bad else f"incomplete: {', '.join(bad)}")
+            return coverage
+
+        results = await asyncio.gather(*(one(c) for c in contexts))
+    return list(zip(contexts, results, strict=True))
+
+
+def _client(session: aiohttp.ClientSession, target: Target, config: Config,
+            policy: RetryPolicy | None) -> DatadogClient:
+    return DatadogClient(session, target, allow_custom_endpoints=config.allow_custom_endpoints,
+                         policy=policy)
+
+
+def record_collection(engine: Engine, scan_id: str,
+                      results: Sequence[tuple[TargetContext, list[Coverage]]]) -> str:
+    """Store targets and coverage rows and set the scan's status; return that status."""
+    status = "complete"
+    with engine.begin() as conn:
+        for ctx, coverage in results:
+            conn.execute(schema.targets.insert().values(
+                scan_id=scan_id, target=ctx.target.name, site=ctx.target.site,
+                org_public_id=ctx.org_public_id, org_uuid=ctx.org_uuid, org_name=ctx.org_name,
+            ))
+            for c in coverage:
+                if c.status != "complete":
+                    status = "partial"
+                conn.execute(schema.coverage.insert().values(
+                    scan_id=scan_id, target=ctx.target.name, site=ctx.target.site,
+                    org_public_id=ctx.org_public_id, endpoint=c.endpoint, status=c.status,
+                    collected=c.collected, expected=c.expected, error=c.error,
+                ))
+        conn.execute(update(schema.scans).where(schema.scans.c.id == scan_id)
+                     .values(status=status))
+    return status
+
+
+def finish_scan(engine: Engine, scan_id: str) -> None:
+    """Stamp the scan's finish time."""
+    with engine.begin() as conn:
+        conn.execute(update(schema.scans).where(schema.scans.c.id == scan_id)
+                     .values(finished_at=utcnow()))
+
+
+def fail_scan(engine: Engine, scan_id: str) -> None:
+    """Mark a scan that stopped half-way as failed, so it is never taken for complete."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(update(schema.scans).where(schema.scans.c.id == scan_id)
+                         .values(status="failed", finished_at=utcnow()))
+    except Exception:  # the database itself may be what failed
+        log.debug("could not mark scan %s failed", scan_id, exc_info=True)
+
+
+def exit_code_for(status: str, findings: Sequence[rules.Finding], fail_on: str) -> tuple[int, int]:
+    """(exit code, open findings at or above fail_on): 3 partial, 1 findings, 0 clean."""
+    limit = SEVERITIES.index(fail_on)
+    hits = sum(1 for f in findings
+               if f.status == "open" and SEVERITIES.index(f.severity) <= limit)
+    if status != "complete":
+        return 3, hits
+    return (1 if hits else 0), hits
+
+
+def run_scan(config: Config, engine: Engine, *, policy: RetryPolicy | None = None) -> ScanOutcome:
+    """The nightly job: collect, evaluate, report; never leaves a scan marked running."""
+    pack = rules.load_rulepack(config.rules_custom_dirs)
+    settings = rules.RuleSettings(params=config.rules_params, disabled=config.rules_disabled,
+                                  trusted_orgs=config.trusted_orgs)
+    scan_id, _started = start_scan(engine, config, pack.sha256)
+    log.info("scan %s started: %d targets", scan_id, len(config.targets))
+    try:
+        results = asyncio.run(collect_all(engine, config, scan_id, policy=policy))
+        status = record_collection(engine, scan_id, results)
+        findings = rules.evaluate_scan(engine, scan_id, pack, settings)
+        finish_scan(engine, scan_id)
+        report = reports.write_reports(engine, scan_id, config.output / scan_id)
+    except BaseException:
+        fail_scan(engine, scan_id)
+        raise
+    code, hits = exit_code_for(status, findings, config.fail_on)
+    log.info("scan %s %s: %d findings, %d open at or above %s", scan_id, status,
+             len(findings), hits, config.fail_on)
+    return ScanOutcome(scan_id, status, report, hits, code)
+
+
+def latest_scan_id(engine: Engine) -> str:
+    """The id of the most recent scan in the database."""
+    with engine.connect() as conn:
+        row = conn.execute(select(schema.scans.c.id)
+                           .order_by(schema.scans.c.started_at.desc()).limit(1)).first()
+    if row is None:
+        raise StoreError("the database holds no scan yet; run 'ddaudit scan' first")
+    return str(row[0])

@@ -1,0 +1,1 @@
+"""The snapshot store: schema, engine factory and the batched writer."""

@@ -1,0 +1,282 @@
+"""SQLAlchemy Core schema of the snapshot database: one table per collected population.
+
+Conventions every rule and report relies on:
+- every population row carries `scan_id`, `target` (config name), `site` and
+  `org_public_id` (the scanned org the row was collected from);
+- timestamps are naive UTC `DateTime`s; unknown is NULL;
+- booleans are real booleans; list-valued fields are child tables, except org connection
+  types, kept as `,logs,audit,` so a portable LIKE '%,logs,%' finds them;
+- `raw` is the redacted JSON of the API object (secret-like fields already dropped).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+
+def _scoped(name: str, *columns: Column[object], raw: bool = True) -> Table:
+    """A population table: scan/target/site/org columns, the given ones, and `raw`."""
+    cols: list[Column[object]] = [
+        Column("scan_id", String(64), nullable=False),
+        Column("target", String(200), nullable=False),
+        Column("site", String(64), nullable=False),
+        Column("org_public_id", String(64)),
+        *columns,
+    ]
+    if raw:
+        cols.append(Column("raw", Text))
+    table = Table(name, metadata, *cols)
+    Index(f"ix_{name}_scan", table.c.scan_id, table.c.site, table.c.org_public_id)
+    return table
+
+
+scans = Table(
+    "scans",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("status", String(16), nullable=False),  # running | complete | partial | failed
+    Column("tool_version", String(32), nullable=False),
+    Column("config_sha256", String(64)),
+    Column("rulepack_sha256", String(64)),
+)
+
+# One row per configured target: which org the key pair turned out to belong to.
+targets = Table(
+    "targets",
+    metadata,
+    Column("scan_id", String(64), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("site", String(64), nullable=False),
+    Column("org_public_id", String(64)),
+    Column("org_uuid", String(64)),
+    Column("org_name", Text),
+    Index("ix_targets_scan", "scan_id"),
+)
+
+coverage = Table(
+    "coverage",
+    metadata,
+    Column("scan_id", String(64), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("site", String(64), nullable=False),
+    Column("org_public_id", String(64)),
+    Column("endpoint", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # complete | partial | forbidden | failed
+    Column("collected", Integer, nullable=False),
+    Column("expected", Integer),
+    Column("error", Text),
+    Index("ix_coverage_scan", "scan_id"),
+)
+
+# The scanned org itself (relation 'self') and every org its parent listings name
+# (relation 'child': a managed org seen from /api/v2/org or /api/v1/org).
+orgs = _scoped(
+    "orgs",
+    Column("public_id", String(64)),
+    Column("uuid", String(64)),
+    Column("name", Text),
+    Column("relation", String(8), nullable=False),
+    Column("created_at", DateTime),
+    Column("saml_enabled", Boolean),
+    Column("saml_strict_mode", Boolean),
+    Column("saml_idp_initiated_login", Boolean),
+    Column("saml_autocreate_access_role", String(8)),
+    Column("saml_autocreate_domains_enabled", Boolean),
+    Column("private_widget_share", Boolean),
+)
+
+# One row per (org, autocreate domain), for DDA-ORG-004.
+org_autocreate_domains = _scoped("org_autocreate_domains", Column("domain", Text), raw=False)
+
+users = _scoped(
+    "users",
+    Column("id", String(64), nullable=False),
+    Column("uuid", String(64)),
+    Column("handle", Text),
+    Column("email", Text),
+    Column("name", Text),
+    Column("status", String(32)),
+    Column("disabled", Boolean),
+    Column("service_account", Boolean, nullable=False),
+    Column("created_at", DateTime),
+    Column("last_login_time", DateTime),
+)
+
+user_roles = _scoped(
+    "user_roles",
+    Column("user_id", String(64), nullable=False),
+    Column("role_id", String(64), nullable=False),
+    raw=False,
+)
+
+roles = _scoped(
+    "roles",
+    Column("id", String(64), nullable=False),
+    Column("name", Text),
+    Column("created_at", DateTime),
+    Column("modified_at", DateTime),
+    Column("user_count", Integer),
+)
+
+role_permissions = _scoped(
+    "role_permissions",
+    Column("role_id", String(64), nullable=False),
+    Column("permission_id", String(64), nullable=False),
+    raw=False,
+)
+
+permissions = _scoped(
+    "permissions",
+    Column("id", String(64), nullable=False),
+    Column("name", String(128)),
+    Column("display_name", Text),
+    Column("restricted", Boolean),
+)
+
+application_keys = _scoped(
+    "application_keys",
+    Column("id", String(64), nullable=False),
+    Column("name", Text),
+    Column("owner_id", String(64)),
+    Column("created_at", DateTime),
+    Column("last_used_at", DateTime),
+    Column("unscoped", Boolean, nullable=False),  # scopes null or []
+    Column("leaked", Boolean, nullable=False),
+    Column("leak_date", DateTime),
+    Column("leak_source", Text),
+    Column("listing", String(16), nullable=False),  # org | service_account
+)
+
+application_key_scopes = _scoped(
+    "application_key_scopes",
+    Column("key_id", String(64), nullable=False),
+    Column("scope", String(128), nullable=False),
+    raw=False,
+)
+
+api_keys = _scoped(
+    "api_keys",
+    Column("id", String(64), nullable=False),
+    Column("name", Text),
+    Column("category", String(64)),
+    Column("created_at", DateTime),
+    Column("date_last_used", DateTime),
+    Column("created_by_id", String(64)),
+    Column("modified_by_id", String(64)),
+    Column("leaked", Boolean, nullable=False),
+    Column("leak_date", DateTime),
+    Column("leak_source", Text),
+)
+
+authn_mappings = _scoped(
+    "authn_mappings",
+    Column("id", String(64), nullable=False),
+    Column("resource_type", String(8), nullable=False),  # role | team
+    Column("attribute_key", Text),
+    Column("attribute_value", Text),
+    Column("role_id", String(64)),
+    Column("team_id", String(64)),
+    Column("created_at", DateTime),
+)
+
+teams = _scoped(
+    "teams",
+    Column("id", String(64), nullable=False),
+    Column("name", Text),
+    Column("handle", Text),
+    Column("user_count", Integer),
+)
+
+org_connections = _scoped(
+    "org_connections",
+    Column("id", String(64), nullable=False),
+    Column("source_org_id", String(64)),
+    Column("source_org_name", Text),
+    Column("sink_org_id", String(64)),
+    Column("sink_org_name", Text),
+    Column("created_by_id", String(64)),
+    Column("created_by_name", Text),
+    Column("connection_types", Text),  # ",logs,metrics," sorted
+    Column("created_at", DateTime),
+)
+
+okta_accounts = _scoped(
+    "okta_accounts",
+    Column("id", String(64), nullable=False),
+    Column("name", Text),
+    Column("domain", Text),  # normalised: lower case, no scheme, no trailing slash
+    Column("auth_method", String(32)),
+    Column("client_id", Text),
+)
+
+findings = Table(
+    "findings",
+    metadata,
+    Column("scan_id", String(64), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("rule_id", String(32), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("status", String(16), nullable=False),  # open | suppressed | not_assessed
+    Column("title", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("site", String(64), nullable=False),
+    Column("org_public_id", String(64)),
+    Column("org_name", Text),
+    Column("target", String(200), nullable=False),
+    Column("resource_type", String(32), nullable=False),
+    Column("resource_id", Text, nullable=False),
+    Column("resource_name", Text),
+    Column("first_seen", DateTime, nullable=False),
+    Column("controls", Text, nullable=False),  # JSON list
+    Column("suppression", Text),  # JSON object or NULL
+    Index("ix_findings_scan", "scan_id"),
+    Index("ix_findings_id", "id"),
+)
+
+POPULATION_TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        orgs,
+        org_autocreate_domains,
+        users,
+        user_roles,
+        roles,
+        role_permissions,
+        permissions,
+        application_keys,
+        application_key_scopes,
+        api_keys,
+        authn_mappings,
+        teams,
+        org_connections,
+        okta_accounts,
+    )
+}
+
+# Coverage endpoint names (INTERFACES.md), in report order.
+ENDPOINTS: tuple[str, ...] = (
+    "orgs",
+    "users",
+    "roles",
+    "permissions",
+    "application_keys",
+    "api_keys",
+    "authn_mappings",
+    "teams",
+    "org_connections",
+    "okta_accounts",
+)

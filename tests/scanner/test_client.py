@@ -1,0 +1,125 @@
+"""The Datadog client: base URLs, headers, paging styles, retries and error mapping."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aioresponses import aioresponses
+
+from scanner.client import DatadogClient, RetryPolicy
+from scanner.config import Secret, Target
+from scanner.errors import APIError, ForbiddenError, RateLimitedError
+
+FAST = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.01, timeout=5)
+TARGET = Target("t", "datadoghq.eu", Secret("a" * 32), Secret("b" * 40))
+BASE = "https://api.datadoghq.eu"
+
+
+@pytest.fixture()
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+def _users(n: int, start: int = 0) -> list[dict[str, object]]:
+    return [{"id": f"u{i}", "type": "users", "attributes": {}} for i in range(start, start + n)]
+
+
+async def test_base_url_is_the_site_unless_custom_endpoints_are_allowed(
+    session: aiohttp.ClientSession,
+) -> None:
+    custom = Target("t", "datadoghq.eu", TARGET.api_key, TARGET.app_key, "http://127.0.0.1:9")
+    assert DatadogClient(session, custom).base_url == BASE
+    allowed = DatadogClient(session, custom, allow_custom_endpoints=True)
+    assert allowed.base_url == "http://127.0.0.1:9"
+
+
+async def test_sends_both_keys_and_pages_from_zero(session: aiohttp.ClientSession) -> None:
+    client = DatadogClient(session, TARGET, policy=FAST)
+    with aioresponses() as mock:
+        url = re.compile(re.escape(BASE) + r"/api/v2/users\?.*")
+        mock.get(url, payload={"data": _users(100), "meta": {"page": {"total_count": 130}}})
+        mock.get(url, payload={"data": _users(30, 100), "meta": {"page": {"total_count": 130}}})
+        pages = [p async for p in client.pages_by_number("/api/v2/users")]
+        calls = [(str(k[1]), c) for k, v in mock.requests.items() for c in v]
+    assert [len(p.data) for p in pages] == [100, 30]
+    numbers = sorted(c.kwargs["params"]["page[number]"] for _, c in calls)
+    assert numbers == ["0", "1"]
+    headers = calls[0][1].kwargs["headers"]
+    assert headers["DD-API-KEY"] == "a" * 32 and headers["DD-APPLICATION-KEY"] == "b" * 40
+    assert all(c.kwargs["params"]["page[size]"] == "100" for _, c in calls)
+
+
+async def test_stops_at_the_total_even_when_pages_stay_full(session: aiohttp.ClientSession) -> None:
+    client = DatadogClient(session, TARGET, policy=FAST)
+    with aioresponses() as mock:
+        url = re.compile(re.escape(BASE) + r"/api/v2/roles\?.*")
+        mock.get(url, payload={"data": _users(100), "meta": {"page": {"total_count": 100}}},
+                 repeat=True)
+        pages = [p async for p in client.pages_by_number("/api/v2/roles")]
+    assert len(pages) == 1
+
+
+async def test_offset_paging_for_org_connections(session: aiohttp.ClientSession) -> None:
+    client = DatadogClient(session, TARGET, policy=FAST)
+    with aioresponses() as mock:
+        url = re.compile(re.escape(BASE) + r"/api/v2/org_connections\?.*")
+        mock.get(url, payload={"data": _users(2), "meta": {"page": {"total_count": 3}}})
+        mock.get(url, payload={"data": _users(1, 2), "meta": {"page": {"total_count": 3}}})
+        pages = [p async for p in client.pages_by_offset("/api/v2/org_connections", limit=2)]
+        offsets = [c.kwargs["params"]["offset"] for v in mock.requests.values() for c in v]
+    assert [len(p.data) for p in pages] == [2, 1]
+    assert offsets == ["0", "2"]
+
+
+async def test_retries_429_honouring_reset_then_succeeds(session: aiohttp.ClientSession) -> None:
+    client = DatadogClient(session, TARGET, policy=FAST)
+    with aioresponses() as mock:
+        url = BASE + "/api/v2/permissions"
+        mock.get(url, status=429, body="<html>Too Many Requests</html>",
+                 headers={"X-RateLimit-Reset": "0", "Content-Type": "text/html"})
+        mock.get(url, status=503, payload={"errors": ["unavailable"]})
+        mock.get(url, payload={"data": []})
+        body = await client.get("/api/v2/permissions")
+    assert body == {"data": []}
+    assert client.stats.retries == 2 and client.stats.rate_limited == 1
+
+
+async def test_gives_up_after_the_last_attempt(session: aiohttp.ClientSession) -> None:
+    client = DatadogClient(session, TARGET, policy=FAST)
+    with aioresponses() as mock:
+        mock.get(BASE + "/api/v2/roles", status=429, headers={"X-RateLimit-Reset": "0"},
+                 repeat=True)
+        with pytest.raises(RateLimitedError):
+            await client.get("/api/v2/roles")
+    assert client.stats.requests == 3
+
+
+async def test_403_is_forbidden_with_the_api_text(session: aiohttp.ClientSession) -> None:
+    client = DatadogClient(session, TARGET, policy=FAST)
+    with aioresponses() as mock:
+        mock.get(BASE + "/api/v2/users", status=403, payload={"errors": ["Forbidden"]})
+        with pytest.raises(ForbiddenError, match="HTTP 403: Forbidden"):
+            await client.get("/api/v2/users")
+    assert client.stats.retries == 0
+
+
+async def test_redirects_are_refused_not_followed(session: aiohttp.ClientSession) -> None:
+    client = DatadogClient(session, TARGET, policy=FAST)
+    with aioresponses() as mock:
+        mock.get(BASE + "/api/v2/users", status=302,
+                 headers={"Location": "https://evil.example/steal"})
+        with pytest.raises(APIError, match="redirect"):
+            await client.get("/api/v2/users")
+        assert len(mock.requests) == 1
+
+
+async def test_malformed_json_is_retried_then_fails(session: aiohttp.ClientSession) -> None:
+    client = DatadogClient(session, TARGET, policy=FAST)
+    with aioresponses() as mock:
+        mock.get(BASE + "/api/v2/users", body="{not json", repeat=True)
+        with pytest.raises(APIError, match="malformed JSON"):
+            await client.get("/api/v2/users")
