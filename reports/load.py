@@ -1,0 +1,301 @@
+"""Read one scan from the snapshot database into the frozen value objects every renderer shares."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import MappingProxyType
+
+from sqlalchemy import Engine, RowMapping, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from scanner.errors import ConfigError, StoreError
+from scanner.store.schema import ENDPOINTS, coverage, findings, scans, targets
+
+SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
+"""Severity scale, most severe first: the report order."""
+
+FINDING_STATUSES: tuple[str, ...] = ("open", "suppressed", "not_assessed")
+
+_SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+_ENDPOINT_RANK = {name: rank for rank, name in enumerate(ENDPOINTS)}
+
+
+@dataclass(frozen=True, slots=True)
+class ScanSummary:
+    """One row of `scans`: identity, times (naive UTC), status and provenance hashes."""
+
+    id: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    tool_version: str
+    config_sha256: str | None
+    rulepack_sha256: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRow:
+    """One configured target and the org its key pair turned out to belong to."""
+
+    target: str
+    site: str
+    org_public_id: str | None
+    org_uuid: str | None
+    org_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageRow:
+    """How completely one (target, endpoint) was collected; `org_name` comes from `targets`."""
+
+    target: str
+    site: str
+    org_public_id: str | None
+    org_name: str | None
+    endpoint: str
+    status: str
+    collected: int
+    expected: int | None
+    error: str | None
+
+    @property
+    def is_complete(self) -> bool:
+        """True only for a fully collected endpoint."""
+        return self.status == "complete"
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRow:
+    """One finding of the scan; `controls` and `suppression` are decoded from their JSON."""
+
+    id: str
+    rule_id: str
+    severity: str
+    status: str
+    title: str
+    detail: str
+    site: str
+    org_public_id: str | None
+    org_name: str | None
+    target: str
+    resource_type: str
+    resource_id: str
+    resource_name: str | None
+    first_seen: datetime
+    controls: tuple[str, ...]
+    suppression: Mapping[str, object] | None
+
+
+@dataclass(frozen=True, slots=True)
+class FindingCounts:
+    """Open findings per severity, and how many findings are suppressed or not assessed."""
+
+    open_by_severity: tuple[tuple[str, int], ...]
+    open_total: int
+    suppressed: int
+    not_assessed: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScanReport:
+    """Everything a renderer needs about one scan, already in report order."""
+
+    scan: ScanSummary
+    targets: tuple[TargetRow, ...]
+    coverage: tuple[CoverageRow, ...]
+    findings: tuple[FindingRow, ...]
+
+    @property
+    def incomplete_coverage(self) -> tuple[CoverageRow, ...]:
+        """Coverage rows that were not fully collected."""
+        return tuple(row for row in self.coverage if not row.is_complete)
+
+    @property
+    def is_partial(self) -> bool:
+        """True unless the scan is complete and has coverage rows, all of them complete."""
+        return (
+            self.scan.status != "complete"
+            or not self.coverage
+            or bool(self.incomplete_coverage)
+        )
+
+    @property
+    def counts(self) -> FindingCounts:
+        """Counts of findings by severity (open only) and by status."""
+        return count_findings(self.findings)
+
+
+def count_findings(rows: Iterable[FindingRow]) -> FindingCounts:
+    """Count open findings per severity (every scale level, zeros included) and by status."""
+    open_by: dict[str, int] = {name: 0 for name in SEVERITIES}
+    suppressed = not_assessed = 0
+    for row in rows:
+        if row.status == "open":
+            open_by[row.severity] = open_by.get(row.severity, 0) + 1
+        elif row.status == "suppressed":
+            suppressed += 1
+        elif row.status == "not_assessed":
+            not_assessed += 1
+    return FindingCounts(
+        open_by_severity=tuple(open_by.items()),
+        open_total=sum(open_by.values()),
+        suppressed=suppressed,
+        not_assessed=not_assessed,
+    )
+
+
+def load_scan(engine: Engine, scan_id: str) -> ScanReport:
+    """Read scan `scan_id` with its targets, coverage and findings, sorted for reporting.
+
+    Sorting happens here, in Python, so SQLite and PostgreSQL (whose collations differ)
+    give byte-identical reports.
+    """
+    try:
+        with engine.connect() as conn:
+            scan_row = conn.execute(select(scans).where(scans.c.id == scan_id)).mappings().first()
+            if scan_row is None:
+                raise ConfigError(
+                    f"no scan {scan_id!r} in the database; `ddaudit scans list` shows stored scans"
+                )
+            target_rows = conn.execute(
+                select(targets).where(targets.c.scan_id == scan_id)
+            ).mappings().all()
+            coverage_rows = conn.execute(
+                select(coverage).where(coverage.c.scan_id == scan_id)
+            ).mappings().all()
+            finding_rows = conn.execute(
+                select(findings).where(findings.c.scan_id == scan_id)
+            ).mappings().all()
+    except SQLAlchemyError as exc:
+        raise StoreError(
+            f"cannot read scan {scan_id!r} from the database: {exc.__class__.__name__}; "
+            "check that the database is reachable and migrated"
+        ) from exc
+
+    summary = ScanSummary(
+        id=scan_row["id"],
+        started_at=_utc(scan_row["started_at"]),
+        finished_at=_utc_or_none(scan_row["finished_at"]),
+        status=scan_row["status"],
+        tool_version=scan_row["tool_version"],
+        config_sha256=scan_row["config_sha256"],
+        rulepack_sha256=scan_row["rulepack_sha256"],
+    )
+    target_objs = sorted(
+        (
+            TargetRow(
+                target=r["target"],
+                site=r["site"],
+                org_public_id=r["org_public_id"],
+                org_uuid=r["org_uuid"],
+                org_name=r["org_name"],
+            )
+            for r in target_rows
+        ),
+        key=lambda t: (t.target, t.site, t.org_public_id or ""),
+    )
+    org_names = {(t.target, t.site): t.org_name for t in target_objs}
+    coverage_objs = sorted(
+        (
+            CoverageRow(
+                target=r["target"],
+                site=r["site"],
+                org_public_id=r["org_public_id"],
+                org_name=org_names.get((r["target"], r["site"])),
+                endpoint=r["endpoint"],
+                status=r["status"],
+                collected=r["collected"],
+                expected=r["expected"],
+                error=r["error"],
+            )
+            for r in coverage_rows
+        ),
+        key=_coverage_key,
+    )
+    finding_objs = sorted((_finding(r) for r in finding_rows), key=_finding_key)
+    return ScanReport(
+        scan=summary,
+        targets=tuple(target_objs),
+        coverage=tuple(coverage_objs),
+        findings=tuple(finding_objs),
+    )
+
+
+def _coverage_key(row: CoverageRow) -> tuple[str, int, str, str, str]:
+    # Unknown endpoints (a newer collector) go after the known ones, by name.
+    rank = _ENDPOINT_RANK.get(row.endpoint, len(ENDPOINTS))
+    return (row.target, rank, row.endpoint, row.site, row.org_public_id or "")
+
+
+def _finding_key(row: FindingRow) -> tuple[int, str, str, str, str, str]:
+    rank = _SEVERITY_RANK.get(row.severity, len(SEVERITIES))
+    return (rank, row.rule_id, row.site, row.org_public_id or "", row.resource_id or "", row.id)
+
+
+def _finding(r: RowMapping) -> FindingRow:
+    finding_id = str(r["id"])
+    return FindingRow(
+        id=finding_id,
+        rule_id=str(r["rule_id"]),
+        severity=str(r["severity"]),
+        status=str(r["status"]),
+        title=str(r["title"]),
+        detail=str(r["detail"]),
+        site=str(r["site"]),
+        org_public_id=_opt_str(r["org_public_id"]),
+        org_name=_opt_str(r["org_name"]),
+        target=str(r["target"]),
+        resource_type=str(r["resource_type"]),
+        resource_id=str(r["resource_id"]),
+        resource_name=_opt_str(r["resource_name"]),
+        first_seen=_utc(r["first_seen"]),
+        controls=_controls(r["controls"], finding_id),
+        suppression=_suppression(r["suppression"], finding_id),
+    )
+
+
+def _controls(raw: object, finding_id: str) -> tuple[str, ...]:
+    value = _json(raw, finding_id, "controls")
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        raise StoreError(f"finding {finding_id}: controls is not a JSON list of strings")
+    return tuple(value)
+
+
+def _suppression(raw: object, finding_id: str) -> Mapping[str, object] | None:
+    if raw is None:
+        return None
+    value = _json(raw, finding_id, "suppression")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise StoreError(f"finding {finding_id}: suppression is not a JSON object")
+    return MappingProxyType(value)
+
+
+def _json(raw: object, finding_id: str, field: str) -> object:
+    if not isinstance(raw, str):
+        raise StoreError(f"finding {finding_id}: {field} is not JSON text")
+    try:
+        value: object = json.loads(raw)
+    except ValueError as exc:
+        raise StoreError(f"finding {finding_id}: {field} is not valid JSON ({exc})") from exc
+    return value
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _utc(value: object) -> datetime:
+    if not isinstance(value, datetime):
+        raise StoreError(f"expected a timestamp in the database, got {type(value).__name__}")
+    if value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _utc_or_none(value: object) -> datetime | None:
+    return None if value is None else _utc(value)
