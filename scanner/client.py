@@ -19,6 +19,7 @@ import aiohttp
 from scanner.config import Target
 from scanner.errors import APIError, ForbiddenError, RateLimitedError
 from scanner.sites import api_base_url
+from scanner.throttle import OrgThrottle
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +80,12 @@ class DatadogClient:
         *,
         allow_custom_endpoints: bool = False,
         policy: RetryPolicy | None = None,
+        throttle: OrgThrottle | None = None,
     ) -> None:
         self._session = session
         self._target = target
         self._policy = policy or RetryPolicy()
+        self.throttle = throttle or OrgThrottle()
         if target.api_url and allow_custom_endpoints:
             self.base_url = target.api_url.rstrip("/")
         else:
@@ -103,9 +106,8 @@ class DatadogClient:
         attempt = 0
         while True:
             attempt += 1
-            self.stats.requests += 1
             try:
-                result = await self._once(url, query, attempt)
+                result = await self._once(path, url, query, attempt)
             except _Retry as retry:
                 if attempt >= self._policy.max_attempts:
                     if retry.status == 429:
@@ -120,24 +122,28 @@ class DatadogClient:
                 continue
             return result
 
-    async def _once(self, url: str, query: dict[str, str], attempt: int) -> Any:
+    async def _once(self, path: str, url: str, query: dict[str, str], attempt: int) -> Any:
         timeout = aiohttp.ClientTimeout(total=self._policy.timeout)
+        ticket = await self.throttle.acquire(path)
+        status: int | None = None
+        headers: Mapping[str, str] = {}
+        self.stats.requests += 1
         try:
             async with self._session.get(
                 url, params=query, headers=self._headers(), timeout=timeout,
                 allow_redirects=False,
             ) as resp:
+                status, headers = resp.status, resp.headers
                 body = await resp.read()
-                status = resp.status
-                headers = resp.headers
         except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             raise _Retry(None, f"{exc.__class__.__name__}", self._policy.backoff(attempt)) from None
+        finally:
+            self.throttle.release(ticket, status, headers)
         if status == 429:
             self.stats.rate_limited += 1
             raise _Retry(429, "HTTP 429", self._policy.rate_limit_wait(headers, attempt))
         if status >= 500:
             raise _Retry(status, f"HTTP {status}", self._policy.backoff(attempt))
-        path = url[len(self.base_url):]
         if 300 <= status < 400:
             # Never follow: a redirect could carry the keys to another host.
             raise APIError(f"GET {path}: refused to follow a redirect (HTTP {status})",

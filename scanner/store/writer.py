@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from scanner.store.schema import POPULATION_TABLES
 
 Row = Mapping[str, Any]
-_DONE = object()
+_Batch = tuple[str, list[Row]]
 
 
 class SnapshotWriter:
@@ -25,7 +25,7 @@ class SnapshotWriter:
     def __init__(self, engine: Engine, *, batch_size: int = 1000, queue_size: int = 64) -> None:
         self._engine = engine
         self._batch_size = batch_size
-        self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize=queue_size)
+        self._queue: asyncio.Queue[_Batch | None] = asyncio.Queue(maxsize=queue_size)
         self._buffers: dict[str, list[Row]] = defaultdict(list)
         self._task: asyncio.Task[None] | None = None
         self.rows_written: dict[str, int] = defaultdict(int)
@@ -51,16 +51,16 @@ class SnapshotWriter:
         if self._task is None:
             return
         if not self._task.done():
-            await self._queue.put(_DONE)
+            await self._queue.put(None)
         task, self._task = self._task, None
         await task
 
     async def _run(self) -> None:
         while True:
             item = await self._queue.get()
-            if item is _DONE:
+            if item is None:
                 break
-            table, rows = item  # type: ignore[misc]
+            table, rows = item
             buffer = self._buffers[table]
             buffer.extend(rows)
             if len(buffer) >= self._batch_size:
