@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,28 +166,71 @@ class DatadogClient:
 
     async def pages_by_number(
         self, path: str, params: Mapping[str, str | int] | None = None,
-        *, total_of: str = "total_count",
+        *, total_of: str = "total_count", fan_out: int = 8,
     ) -> AsyncIterator[Page]:
-        """Yield every page of a 0-based `page[number]` listing at PAGE_SIZE per page.
+        """Yield every page of a 0-based `page[number]` listing, PAGE_SIZE items a page.
 
-        Stops on a short page, or once the API's own total is reached; a listing that
-        keeps returning full pages beyond its total stops there (the caller compares
-        what it collected with the total and records a partial collection).
+        Once the first page reports the API's total, the remaining pages are fetched
+        concurrently (`fan_out` at a time) and yielded as they arrive. Without a total,
+        or when the last expected page is still full (the total grew), paging goes on
+        one page at a time until a short page.
         """
-        number = 0
-        seen = 0
+
+        def query(number: int) -> dict[str, str | int]:
+            return {**(params or {}), "page[size]": PAGE_SIZE, "page[number]": number}
+
+        first = await self.get_page(path, query(0))
+        yield first
+        if len(first.data) < PAGE_SIZE:
+            return
+        total = page_total(first.meta, total_of)
+        number, previous = 1, first
+        if total is not None:
+            last = max(0, math.ceil(total / PAGE_SIZE) - 1)
+            async for number, page in self._fetch_concurrently(path, query, 1, last, fan_out):
+                yield page
+                if number == last:
+                    previous = page
+            if len(previous.data) < PAGE_SIZE or last == 0:
+                return
+            number = last + 1
         while True:
-            query: dict[str, str | int] = {**(params or {}), "page[size]": PAGE_SIZE,
-                                           "page[number]": number}
-            page = await self.get_page(path, query)
+            page = await self.get_page(path, query(number))
+            if page.data and _ids(page) == _ids(previous):
+                raise APIError(f"GET {path}: page {number} repeats page {number - 1} "
+                               "(pagination loop)")
             yield page
-            seen += len(page.data)
-            total = page_total(page.meta, total_of)
-            if len(page.data) < PAGE_SIZE or (total is not None and seen >= total):
+            if len(page.data) < PAGE_SIZE:
                 return
-            if total is not None and number * PAGE_SIZE > total:
-                return
-            number += 1
+            number, previous = number + 1, page
+
+    async def _fetch_concurrently(
+        self, path: str, query: Callable[[int], dict[str, str | int]],
+        start: int, stop: int, width: int,
+    ) -> AsyncIterator[tuple[int, Page]]:
+        """Fetch pages start..stop with at most `width` in flight; yield as they complete."""
+        numbers = iter(range(start, stop + 1))
+        running: dict[asyncio.Task[Page], int] = {}
+
+        def launch() -> None:
+            for number in numbers:
+                running[asyncio.ensure_future(self.get_page(path, query(number)))] = number
+                if len(running) >= width:
+                    return
+
+        launch()
+        try:
+            while running:
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in sorted(done, key=running.__getitem__):
+                    number = running.pop(task)
+                    yield number, task.result()
+                launch()
+        finally:
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
 
     async def pages_by_offset(self, path: str, *, limit: int = 1000) -> AsyncIterator[Page]:
         """Yield every page of a `limit`/`offset` listing (org connections)."""
@@ -231,6 +275,10 @@ def _as_page(body: Any, path: str) -> Page:
         else [],
         meta=meta if isinstance(meta, dict) else {},
     )
+
+
+def _ids(page: Page) -> list[object]:
+    return [item.get("id") for item in page.data]
 
 
 def _error_text(body: bytes) -> str:

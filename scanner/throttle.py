@@ -86,6 +86,7 @@ class OrgThrottle:
         self._buckets: dict[str, Bucket] = {}
         self._by_endpoint: dict[str, Bucket] = {}
         self._probing: dict[str, asyncio.Event] = {}
+        self._headerless: set[str] = set()  # endpoints that answered without limits
         self.stats = ThrottleStats()
 
     async def acquire(self, path: str) -> Ticket:
@@ -93,6 +94,9 @@ class OrgThrottle:
         key = endpoint_key(path)
         while True:
             bucket = self._by_endpoint.get(key)
+            if bucket is None and key in self._headerless:
+                await self._under_ceiling()
+                return Ticket(key, None)
             if bucket is None:
                 # Unknown bucket: one request at a time learns it from the headers.
                 probe = self._probing.get(key)
@@ -130,6 +134,8 @@ class OrgThrottle:
         if bucket is not None:
             bucket.in_flight -= 1
         learned = self._learn(ticket, headers, status)
+        if learned is None and bucket is None and status is not None and status < 429:
+            self._headerless.add(ticket.endpoint)
         if ticket.probe:
             event = self._probing.pop(ticket.endpoint, None) if bucket is None else bucket.probe
             if bucket is not None:
@@ -167,6 +173,7 @@ class OrgThrottle:
             # Same window; responses arrive out of order, so the lowest count is the newest.
             bucket.remaining = min(bucket.remaining, remaining)
         self._by_endpoint[ticket.endpoint] = bucket
+        self._headerless.discard(ticket.endpoint)
         return bucket
 
 

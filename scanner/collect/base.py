@@ -170,9 +170,17 @@ async def consume(
 ) -> None:
     """Drain a paged listing: take the expected total from its first page, write each page."""
     first = True
+    expected: int | None = None
     async for page in pages:
-        if first and total_of is not None:
-            tally.add_expected(page_total(page.meta, total_of))
+        if total_of is not None:
+            total = page_total(page.meta, total_of)
+            if first:
+                expected = total
+                tally.add_expected(total)
+            elif total != expected and not tally.incomplete:
+                tally.incomplete = True
+                tally.note = (f"the API's total changed from {expected} to {total} during "
+                              "collection; items may have been missed")
         first = False
         for table, rows in to_rows(ctx, tally, page).items():
             await ctx.writer.put(table, rows)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
-from aioresponses import aioresponses
+from aioresponses import CallbackResult, aioresponses
 
 from scanner.client import DatadogClient, RetryPolicy
 from scanner.config import Secret, Target
@@ -123,3 +125,35 @@ async def test_malformed_json_is_retried_then_fails(session: aiohttp.ClientSessi
         mock.get(BASE + "/api/v2/users", body="{not json", repeat=True)
         with pytest.raises(APIError, match="malformed JSON"):
             await client.get("/api/v2/users")
+
+
+async def test_remaining_pages_are_fetched_concurrently(session: aiohttp.ClientSession) -> None:
+    client = DatadogClient(session, TARGET, policy=FAST)
+    in_flight = 0
+    peak = 0
+
+    async def page(url: object, **kwargs: Any) -> CallbackResult:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+        number = int(kwargs["params"]["page[number]"])
+        size = 100 if number < 4 else 50
+        return CallbackResult(payload={"data": _users(size, number * 100),
+                                       "meta": {"page": {"total_count": 450}}})
+
+    with aioresponses() as mock:
+        mock.get(re.compile(re.escape(BASE) + r"/api/v2/users\?.*"), callback=page, repeat=True)
+        pages = [p async for p in client.pages_by_number("/api/v2/users")]
+    assert sorted(len(p.data) for p in pages) == [50, 100, 100, 100, 100]
+    assert peak >= 3  # pages 1..4 were in flight together once page 0 gave the total
+
+
+async def test_a_page_that_repeats_forever_is_an_error(session: aiohttp.ClientSession) -> None:
+    client = DatadogClient(session, TARGET, policy=FAST)
+    with aioresponses() as mock:
+        url = re.compile(re.escape(BASE) + r"/api/v2/teams\?.*")
+        mock.get(url, payload={"data": _users(100), "meta": {}}, repeat=True)
+        with pytest.raises(APIError, match="pagination loop"):
+            _ = [p async for p in client.pages_by_number("/api/v2/teams")]
