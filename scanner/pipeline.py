@@ -55,8 +55,9 @@ def start_scan(engine: Engine, config: Config, pack_sha256: str) -> tuple[str, d
     return scan_id, started
 
 
-async def collect_all(engine: Engine, config: Config, scan_id: str,
-                      *, policy: RetryPolicy | None = None) -> list[tuple[TargetContext, list[Coverage]]]:
+async def collect_all(
+    engine: Engine, config: Config, scan_id: str, *, policy: RetryPolicy | None = None,
+) -> list[tuple[TargetContext, list[Coverage]]]:
     """Collect every target concurrently into the snapshot; return their coverage."""
     connector = aiohttp.TCPConnector(limit=64, limit_per_host=16)
     async with aiohttp.ClientSession(connector=connector, trust_env=False) as session, \

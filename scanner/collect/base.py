@@ -91,7 +91,9 @@ def rel_ids(item: Mapping[str, Any], name: str) -> list[str]:
     return [str(d["id"]) for d in data if isinstance(d, Mapping) and isinstance(d.get("id"), str)]
 
 
-def index_included(included: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], Mapping[str, Any]]:
+def index_included(
+    included: Iterable[Mapping[str, Any]],
+) -> dict[tuple[str, str], Mapping[str, Any]]:
     """Index `included` objects by (type, id)."""
     return {
         (str(i.get("type")), str(i.get("id"))): i

@@ -1,4 +1,4 @@
-"""Collect application keys (org-wide, or per service account when that is forbidden) and API keys."""
+"""Collect application keys (org-wide, or per service account when forbidden) and API keys."""
 
 from __future__ import annotations
 

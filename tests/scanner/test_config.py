@@ -63,7 +63,8 @@ def test_secrets_never_show_in_repr_or_hash(tmp_path: Path) -> None:
 
 
 def test_zero_config_from_environment() -> None:
-    config = load_config(None, {"DD_API_KEY": "k", "DD_APP_KEY": "a", "DD_SITE": "us5.datadoghq.com"})
+    env = {"DD_API_KEY": "k", "DD_APP_KEY": "a", "DD_SITE": "us5.datadoghq.com"}
+    config = load_config(None, env)
     (target,) = config.targets
     assert target.site == "us5.datadoghq.com" and target.name == "default"
 

@@ -16,8 +16,9 @@ def _headers(limit: int, remaining: int, reset: float, name: str = "users") -> d
 
 
 def test_endpoint_keys_fold_ids() -> None:
-    a = endpoint_key("/api/v2/service_accounts/9919ec9b-ebc7-49ee-8dc8-03626e717cca/application_keys")
-    b = endpoint_key("/api/v2/service_accounts/00000000-0000-4000-8000-000000000001/application_keys")
+    template = "/api/v2/service_accounts/{}/application_keys"
+    a = endpoint_key(template.format("9919ec9b-ebc7-49ee-8dc8-03626e717cca"))
+    b = endpoint_key(template.format("00000000-0000-4000-8000-000000000001"))
     assert a == b == "/api/v2/service_accounts/{id}/application_keys"
     assert endpoint_key("/api/v2/users") == "/api/v2/users"
     assert endpoint_key("/api/v1/org/abc123def456") == "/api/v1/org/{id}"
