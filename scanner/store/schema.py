@@ -38,7 +38,7 @@ def _scoped(name: str, *columns: Column[object], raw: bool = True) -> Table:
     if raw:
         cols.append(Column("raw", Text))
     table = Table(name, metadata, *cols)
-    Index(f"ix_{name}_scan", table.c.scan_id, table.c.site, table.c.org_public_id)
+    Index(f"ix_{name}_scan", table.c.scan_id, table.c.target)
     return table
 
 

@@ -1,0 +1,104 @@
+"""Suppressions: loading and validation, applying to findings, expired and unused entries."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from rules.suppressions import load_suppressions
+from scanner.errors import ConfigError
+
+GOOD = """
+- rule: DDA-KEY-00[37]
+  resource: "ci-*"
+  reason: rotated by the CI vault job
+  owner: secops@example.com
+  ticket: SEC-1234
+  expires: 2027-03-31
+- rule: DDA-ORG-*
+  resource: "Org prod"
+  org: pub-*
+  site: datadoghq.com
+  reason: accepted risk
+  owner: grc@example.com
+  expires: "2026-12-01"
+- rule: DDA-KEY-001
+  resource: "*"
+  reason: old decision
+  owner: someone@example.com
+  expires: 2026-01-01
+- rule: DDA-MAP-*
+  resource: "*"
+  reason: nothing to match
+  owner: someone@example.com
+  expires: 2030-01-01
+"""
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "suppressions.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_apply_expired_and_unused(snap, tmp_path):
+    sup = load_suppressions(_write(tmp_path, GOOD))
+    assert [e.expires for e in sup.entries][:2] == [date(2027, 3, 31), date(2026, 12, 1)]
+    t = snap.target(saml_enabled=False)
+    snap.app_key(t, "ci-deploy", leaked=True, created=snap.ago(400), last_used=snap.ago(100))
+    snap.app_key(t, "human-key", leaked=True)
+    found = snap.evaluate(suppressions=sup)
+    status = {(f.rule_id, f.resource_id): f.status for f in found}
+    assert status[("DDA-KEY-007", "ci-deploy")] == "suppressed"
+    assert status[("DDA-KEY-003", "ci-deploy")] == "suppressed"
+    assert status[("DDA-KEY-001", "ci-deploy")] == "open"  # its entry has expired
+    assert status[("DDA-KEY-007", "human-key")] == "open"
+    assert status[("DDA-ORG-001", "pub-prod")] == "suppressed"  # matched by org name
+    f = next(f for f in found if f.rule_id == "DDA-KEY-007" and f.status == "suppressed")
+    assert f.suppression == {"rule": "DDA-KEY-00[37]", "resource": "ci-*",
+                             "reason": "rotated by the CI vault job",
+                             "owner": "secops@example.com", "expires": "2027-03-31",
+                             "ticket": "SEC-1234"}
+    usage = sup.usage(found, snap.started)
+    assert [e.index for e in usage.expired] == [3]
+    assert [e.index for e in usage.unused] == [4]
+    again = snap.evaluate(suppressions=sup)
+    assert again == found
+
+
+def test_site_glob_must_match(snap, tmp_path):
+    sup = load_suppressions(_write(tmp_path, """
+- {rule: DDA-ORG-001, resource: "*", site: datadoghq.eu, reason: r, owner: o,
+   expires: 2030-01-01}
+"""))
+    snap.target(saml_enabled=False)
+    found = snap.evaluate(suppressions=sup)
+    assert snap.hits(found, "DDA-ORG-001") == {"pub-prod"}
+    assert [e.index for e in sup.usage(found, snap.started).unused] == [1]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("- {rule: X, resource: y, reason: r, owner: o}", "entry 1: 'expires' is required"),
+        ("- {rule: X, resource: y, reason: r, owner: o, expires: soon}",
+         "entry 1: 'expires' must be a date"),
+        ("- {rule: X, resource: y, reason: r, owner: o, expires: 2030-01-01, tiket: T}",
+         "entry 1: unknown key 'tiket'"),
+        ("rule: X", "must be a list of entries"),
+        ("- {rule: X, resource: y, reason: r, owner: o, expires: 2030-01-01}\n- just text",
+         "entry 2 must be a mapping"),
+        ("- [unclosed", "cannot read suppressions"),
+    ],
+)
+def test_malformed_file_names_file_and_entry(tmp_path, text, message):
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_suppressions(path)
+    assert str(err.value).startswith(str(path))
+    assert message in str(err.value)
+
+
+def test_empty_file(tmp_path):
+    assert load_suppressions(_write(tmp_path, "")).entries == ()
