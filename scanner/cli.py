@@ -11,11 +11,10 @@ from typing import Any, TypeVar
 import click
 
 import reports
-import rules
 from scanner import __version__, logs
 from scanner.config import SEVERITIES, Config, load_config
 from scanner.errors import ConfigError, DDAuditError
-from scanner.pipeline import latest_scan_id, run_scan
+from scanner.pipeline import Evaluation, latest_scan_id, run_scan
 from scanner.store.engine import open_store
 
 log = logging.getLogger("ddaudit")
@@ -103,10 +102,7 @@ def evaluate(config_path: Path | None, database: str | None, output: Path | None
     config = _config(config_path, database, output, None)
     engine = open_store(config.database)
     scan_id = scan_id or latest_scan_id(engine)
-    pack = rules.load_rulepack(config.rules_custom_dirs)
-    settings = rules.RuleSettings(params=config.rules_params, disabled=config.rules_disabled,
-                                  trusted_orgs=config.trusted_orgs)
-    findings = rules.evaluate_scan(engine, scan_id, pack, settings)
+    findings = Evaluation.from_config(config).run(engine, scan_id)
     click.echo(f"scan {scan_id}: {len(findings)} findings")
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select, update
 
 import reports
 import rules
+from rules.params import check_settings
 from scanner import __version__
 from scanner.client import DatadogClient, RetryPolicy
 from scanner.collect import Coverage, TargetContext, collect_target
@@ -136,17 +137,40 @@ def exit_code_for(status: str, findings: Sequence[rules.Finding], fail_on: str) 
     return (1 if hits else 0), hits
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything the rule stage needs, loaded and checked before any request is sent."""
+
+    pack: rules.RulePack
+    settings: rules.RuleSettings
+    suppressions: rules.Suppressions | None
+
+    @classmethod
+    def from_config(cls, config: Config) -> Evaluation:
+        """Load the rule pack, check the overrides, read the suppressions (exit 2 if bad)."""
+        pack = rules.load_rulepack(config.rules_custom_dirs)
+        settings = rules.RuleSettings(params=config.rules_params,
+                                      disabled=config.rules_disabled,
+                                      trusted_orgs=config.trusted_orgs)
+        check_settings(pack, settings)
+        suppressions = (rules.load_suppressions(config.suppressions_file)
+                        if config.suppressions_file else None)
+        return cls(pack, settings, suppressions)
+
+    def run(self, engine: Engine, scan_id: str) -> list[rules.Finding]:
+        """Evaluate the pack over one stored scan and store its findings."""
+        return rules.evaluate_scan(engine, scan_id, self.pack, self.settings, self.suppressions)
+
+
 def run_scan(config: Config, engine: Engine, *, policy: RetryPolicy | None = None) -> ScanOutcome:
     """The nightly job: collect, evaluate, report; never leaves a scan marked running."""
-    pack = rules.load_rulepack(config.rules_custom_dirs)
-    settings = rules.RuleSettings(params=config.rules_params, disabled=config.rules_disabled,
-                                  trusted_orgs=config.trusted_orgs)
-    scan_id, _started = start_scan(engine, config, pack.sha256)
+    evaluation = Evaluation.from_config(config)
+    scan_id, _started = start_scan(engine, config, evaluation.pack.sha256)
     log.info("scan %s started: %d targets", scan_id, len(config.targets))
     try:
         results = asyncio.run(collect_all(engine, config, scan_id, policy=policy))
         status = record_collection(engine, scan_id, results)
-        findings = rules.evaluate_scan(engine, scan_id, pack, settings)
+        findings = evaluation.run(engine, scan_id)
         finish_scan(engine, scan_id)
         report = reports.write_reports(engine, scan_id, config.output / scan_id)
     except BaseException:

@@ -48,6 +48,8 @@ async def _per_service_account(ctx: TargetContext, tally: Tally, cause: Forbidde
     if ctx.users_coverage is None:
         raise cause
     users = await ctx.users_coverage
+    if users.status in ("forbidden", "failed"):
+        raise cause  # no list of service accounts to fall back on
     if users.status != "complete":
         tally.incomplete = True
         tally.note = (f"org-wide listing forbidden and the user list is {users.status}, so "

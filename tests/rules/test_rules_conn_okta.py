@@ -48,9 +48,11 @@ def test_conn_003_creator_departed(snap):
     snap.connection(a, "c-alive", "uuid-a", "uuid-x", created_by="alive")
     snap.connection(a, "c-gone", "uuid-a", "uuid-x", created_by="gone")
     snap.connection(a, "c-unknown", "uuid-a", "uuid-x", created_by="nobody")
-    # seen only from the sink: the creator belongs to the source org, not judged here
+    # seen only from the sink: judged there (RULES.md), so a creator who is not among the
+    # sink org's users triggers it; one who is, does not
     snap.connection(b, "c-sink", "uuid-y", "uuid-b", created_by="somebody")
-    assert snap.hits(snap.evaluate(), "DDA-CONN-003") == {"c-gone", "c-unknown"}
+    snap.connection(b, "c-sink-known", "uuid-y", "uuid-b", created_by="b-user")
+    assert snap.hits(snap.evaluate(), "DDA-CONN-003") == {"c-gone", "c-unknown", "c-sink"}
 
 
 def test_okta_001_static_token(snap):

@@ -1,0 +1,279 @@
+"""Dataclasses of a simulated Datadog estate: orgs, their populations and scan targets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Leak:
+    """What Datadog reports about a leaked key (a `leaked_keys` item in `included`)."""
+
+    id: str
+    date: datetime
+    source: str
+
+
+@dataclass(frozen=True)
+class OrgSettings:
+    """The v1 `Organization.settings` fields the rules read."""
+
+    saml_enabled: bool = True
+    saml_strict_mode: bool = True
+    saml_idp_initiated_login: bool = False
+    saml_autocreate_access_role: str | None = "st"
+    autocreate_domains_enabled: bool = False
+    autocreate_domains: tuple[str, ...] = ()
+    private_widget_share: bool = False
+
+
+@dataclass(frozen=True)
+class User:
+    """A user or (with `service_account`) a service account; `role_ids` are its roles."""
+
+    id: str
+    handle: str
+    email: str
+    name: str | None
+    status: str  # Active | Pending | Disabled
+    disabled: bool
+    service_account: bool
+    created_at: datetime
+    modified_at: datetime
+    last_login_time: datetime | None
+    role_ids: tuple[str, ...]
+    title: str | None = None
+
+    @property
+    def uuid(self) -> str:
+        """The user's uuid (the same as its id, as in the 2026 recordings)."""
+        return self.id
+
+    @property
+    def is_disabled(self) -> bool:
+        """RULES.md "disabled user": `disabled` is true or `status` is `Disabled`."""
+        return self.disabled or self.status == "Disabled"
+
+
+@dataclass(frozen=True)
+class Role:
+    """A role with the ids of the permissions it grants."""
+
+    id: str
+    name: str
+    permission_ids: tuple[str, ...]
+    created_at: datetime
+    modified_at: datetime
+
+
+@dataclass(frozen=True)
+class ApplicationKey:
+    """An application key; `scopes` None means unscoped."""
+
+    id: str
+    name: str
+    owner_id: str
+    created_at: datetime
+    last_used_at: datetime | None
+    scopes: tuple[str, ...] | None
+    last4: str
+    leak: Leak | None = None
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """An API key; `date_last_used` None means never used or unknown."""
+
+    id: str
+    name: str
+    created_at: datetime
+    modified_at: datetime
+    date_last_used: datetime | None
+    created_by_id: str
+    modified_by_id: str
+    category: str
+    last4: str
+    remote_config_read_enabled: bool = True
+    leak: Leak | None = None
+
+
+@dataclass(frozen=True)
+class AuthnMapping:
+    """An IdP attribute mapped to a role (`role_id`) or a team (`team_id`)."""
+
+    id: str
+    attribute_key: str
+    attribute_value: str
+    created_at: datetime
+    role_id: str | None = None
+    team_id: str | None = None
+    saml_attribute_id: str = ""
+
+    @property
+    def resource_type(self) -> str:
+        """`role` or `team`, the `resource_type` query value that lists this mapping."""
+        return "team" if self.team_id is not None else "role"
+
+
+@dataclass(frozen=True)
+class Team:
+    """A team (the target of team AuthN mappings)."""
+
+    id: str
+    name: str
+    handle: str
+    created_at: datetime
+    user_count: int
+
+
+@dataclass(frozen=True)
+class OrgRef:
+    """An org as a connection peer: uuid and name."""
+
+    uuid: str
+    name: str
+
+
+@dataclass(frozen=True)
+class OrgConnection:
+    """A data-sharing connection from `source` to `sink`."""
+
+    id: str
+    source: OrgRef
+    sink: OrgRef
+    created_by_id: str
+    created_by_name: str
+    connection_types: tuple[str, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class OktaAccount:
+    """An Okta integration account; `auth_method` is `oauth` or `api_key`."""
+
+    id: str
+    name: str
+    domain: str
+    auth_method: str
+    client_id: str
+
+
+@dataclass
+class Org:
+    """An org and everything in it."""
+
+    public_id: str
+    uuid: str
+    name: str
+    site: str
+    created: datetime
+    settings: OrgSettings
+    parent_public_id: str | None = None
+    description: str = ""
+    users: list[User] = field(default_factory=list)
+    roles: list[Role] = field(default_factory=list)
+    app_keys: list[ApplicationKey] = field(default_factory=list)
+    api_keys: list[ApiKey] = field(default_factory=list)
+    mappings: list[AuthnMapping] = field(default_factory=list)
+    teams: list[Team] = field(default_factory=list)
+    connections: list[OrgConnection] = field(default_factory=list)
+    okta_accounts: list[OktaAccount] = field(default_factory=list)
+    current_user_id: str = ""
+
+    @property
+    def ref(self) -> OrgRef:
+        """This org as a connection peer."""
+        return OrgRef(self.uuid, self.name)
+
+    def user(self, user_id: str) -> User | None:
+        """The user with `user_id`, or None."""
+        return next((u for u in self.users if u.id == user_id), None)
+
+    def role(self, role_id: str) -> Role | None:
+        """The role with `role_id`, or None."""
+        return next((r for r in self.roles if r.id == role_id), None)
+
+
+@dataclass(frozen=True)
+class SimTarget:
+    """A configured target: one org's credentials and the permissions its key pair holds."""
+
+    name: str
+    site: str
+    org_public_id: str
+    api_key: str
+    app_key: str
+    permissions: frozenset[str]
+
+
+@dataclass
+class Estate:
+    """Every org of the simulated estate, the scan targets and the trusted outside peers."""
+
+    orgs: list[Org]
+    targets: list[SimTarget]
+    trusted_orgs: list[str] = field(default_factory=list)
+    external_orgs: list[OrgRef] = field(default_factory=list)
+    canaries: list[str] = field(default_factory=list)
+    # resource id -> secret-looking attributes the server adds (only with canaries on)
+    canary_fields: dict[str, dict[str, str]] = field(default_factory=dict)
+    now: datetime | None = None
+    seed: int = 0
+
+    def org(self, public_id: str) -> Org:
+        """The org with `public_id` (KeyError if unknown)."""
+        for org in self.orgs:
+            if org.public_id == public_id:
+                return org
+        raise KeyError(public_id)
+
+    def target(self, name: str) -> SimTarget:
+        """The target called `name` (KeyError if unknown)."""
+        for target in self.targets:
+            if target.name == name:
+                return target
+        raise KeyError(name)
+
+    def target_for(self, public_id: str) -> SimTarget | None:
+        """The target scanning org `public_id`, if any."""
+        return next((t for t in self.targets if t.org_public_id == public_id), None)
+
+    @property
+    def sites(self) -> list[str]:
+        """The sites of the estate's orgs, in first-seen order."""
+        return list(dict.fromkeys(o.site for o in self.orgs))
+
+    @property
+    def scanned_orgs(self) -> list[Org]:
+        """The orgs a target covers."""
+        covered = {t.org_public_id for t in self.targets}
+        return [o for o in self.orgs if o.public_id in covered]
+
+    def revoke(self, target_name: str, *permissions: str) -> None:
+        """Remove `permissions` from a target's key pair (the API then answers 403)."""
+        self._replace(target_name, lambda t: t.permissions - set(permissions), None)
+
+    def grant(self, target_name: str, *permissions: str) -> None:
+        """Add `permissions` to a target's key pair."""
+        self._replace(target_name, lambda t: t.permissions | set(permissions), None)
+
+    def set_app_key(self, target_name: str, app_key: str) -> None:
+        """Change the application key the org accepts for this target."""
+        self._replace(target_name, lambda t: t.permissions, app_key)
+
+    def _replace(
+        self,
+        name: str,
+        perms: Callable[[SimTarget], frozenset[str]],
+        app_key: str | None,
+    ) -> None:
+        """Swap a target for a copy with new permissions and/or app key."""
+        for i, t in enumerate(self.targets):
+            if t.name == name:
+                self.targets[i] = replace(
+                    t, permissions=frozenset(perms(t)), app_key=app_key or t.app_key
+                )
+                return
+        raise KeyError(name)

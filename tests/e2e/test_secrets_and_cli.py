@@ -1,0 +1,92 @@
+"""Secrets never reach the database, the output or the logs; the CLI's codes and errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from scanner import logs
+from scanner.config import Config
+from scanner.demo import simulator_config
+from scanner.simulator import SimulatedDatadog, demo_estate
+from scanner.timeutil import utcnow
+from tests.e2e.conftest import ScanRun
+
+pytestmark = pytest.mark.slow
+
+
+def _all_bytes(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
+
+
+def test_no_canary_or_credential_reaches_database_output_or_logs(
+    tmp_path: Path, scan: Callable[..., ScanRun], capfd: pytest.CaptureFixture[str]
+) -> None:
+    estate = demo_estate(utcnow(), canaries=True)
+    assert len(estate.canaries) >= 4
+    secrets = [*estate.canaries]
+    secrets += [t.api_key for t in estate.targets] + [t.app_key for t in estate.targets]
+    logs.configure(verbose=True)  # debug lines too
+    with SimulatedDatadog.start_in_thread(estate) as server:
+        config = simulator_config(estate, dict(server.urls), tmp_path / "out",
+                                  f"sqlite:///{tmp_path / 'ddaudit.db'}")
+        run = scan(config)
+    out, err = capfd.readouterr()
+    assert run.outcome.status == "complete"
+    haystack = _all_bytes(tmp_path) + out.encode() + err.encode()
+    assert b"collecting target" in haystack  # the logs were captured
+    assert b"Acme" in haystack  # and the database and reports hold the estate
+    leaked = [s for s in secrets if s.encode() in haystack]
+    assert leaked == []
+
+
+def _run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "scanner.cli", *args], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _toml(config: Config) -> tuple[str, dict[str, str]]:
+    lines = ['[scan]', 'allow_custom_endpoints = true', 'fail_on = "critical"', ""]
+    env: dict[str, str] = {}
+    for i, t in enumerate(config.targets):
+        env[f"K{i}"], env[f"A{i}"] = t.api_key.reveal(), t.app_key.reveal()
+        lines += ["[[targets]]", f'name = "{t.name}"', f'site = "{t.site}"',
+                  f'api_key_env = "K{i}"', f'app_key_env = "A{i}"', f'api_url = "{t.api_url}"',
+                  ""]
+    trusted = ", ".join(f'"{o}"' for o in sorted(config.trusted_orgs))
+    lines += ["[estate]", f"trusted_orgs = [{trusted}]"]
+    return "\n".join(lines), env
+
+
+def test_cli_scan_writes_reports_and_exits_by_severity(config: Config, tmp_path: Path) -> None:
+    text, env = _toml(config)
+    (tmp_path / "ddaudit.toml").write_text(text)
+    env["PATH"] = "/usr/bin:/bin"
+    result = _run_cli("scan", "--config", "ddaudit.toml", "--database",
+                      f"sqlite:///{tmp_path / 'cli.db'}", "--output", "out",
+                      env=env, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr  # the demo estate has a critical finding
+    report = Path(result.stdout.strip().split(": ", 1)[1])
+    assert (tmp_path / report).is_file() or report.is_file()
+    document = json.loads((tmp_path / report).with_name("findings.json").read_text())
+    assert any(f["severity"] == "critical" for f in document["findings"])
+
+
+def test_cli_bad_config_is_one_line_exit_2_and_sends_nothing(tmp_path: Path) -> None:
+    estate = demo_estate(utcnow())
+    with SimulatedDatadog.start_in_thread(estate) as server:
+        url = server.base_url(estate.targets[0].site)
+        (tmp_path / "ddaudit.toml").write_text(
+            "[scan]\nallow_custom_endpoints = true\n[[targets]]\nname = \"a\"\n"
+            f"site = \"datadoghq.com\"\napi_key_env = \"NOPE\"\napp_key_env = \"A\"\n"
+            f"api_url = \"{url}\"\n")
+        result = _run_cli("scan", "--config", "ddaudit.toml", env={"A": "x"}, cwd=tmp_path)
+        assert server.sim.request_count == 0
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "NOPE is not set" in result.stderr and "Traceback" not in result.stderr
