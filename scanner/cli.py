@@ -15,6 +15,7 @@ from scanner import __version__, logs
 from scanner.config import SEVERITIES, Config, load_config
 from scanner.errors import ConfigError, DDAuditError
 from scanner.pipeline import Evaluation, latest_scan_id, run_scan
+from scanner.preflight import preflight
 from scanner.store.engine import open_store
 
 log = logging.getLogger("ddaudit")
@@ -88,6 +89,7 @@ def scan(config_path: Path | None, database: str | None, output: Path | None,
          fail_on: str | None) -> None:
     """Collect, evaluate and report: the nightly job."""
     config = _config(config_path, database, output, fail_on)
+    preflight(config)
     outcome = run_scan(config, open_store(config.database))
     click.echo(f"scan {outcome.scan_id} {outcome.status}: {outcome.report}")
     sys.exit(outcome.exit_code)

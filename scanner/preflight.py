@@ -1,0 +1,48 @@
+"""Checks run before any request: the output folder is writable and the database URL parses."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from scanner.config import Config
+from scanner.errors import ConfigError
+
+
+def check_output_dir(path: Path) -> None:
+    """Create `path` (owner-only) if needed and prove a file can be written there."""
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".ddaudit-probe-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise ConfigError(f"output folder {path} is not writable ({reason}); choose another "
+                          "with --output or [scan] output, or fix its permissions") from None
+
+
+def check_database_url(url: str) -> None:
+    """Refuse a database URL SQLAlchemy cannot parse, naming the setting to fix."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"database URL '{url}' is not a SQLAlchemy URL; use e.g. "
+                          "sqlite:///ddaudit.db or postgresql+psycopg://host/db") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(f"database '{parsed.get_backend_name()}' is not supported; use "
+                          "sqlite:/// or postgresql+psycopg://")
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        folder = Path(parsed.database).parent
+        if not os.access(folder if str(folder) else Path("."), os.W_OK):
+            raise ConfigError(f"database folder {folder} is not writable; fix its permissions "
+                              "or choose another [scan] database")
+
+
+def preflight(config: Config) -> None:
+    """Everything that can be checked before the first request is sent."""
+    check_database_url(config.database)
+    check_output_dir(config.output)
