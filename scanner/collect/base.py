@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from scanner.client import DatadogClient, Page, page_total
 from scanner.config import Target
@@ -128,6 +128,8 @@ class Tally:
     incomplete: bool = False  # set when something is known to be missing beyond the counts
     seen: set[str] = field(default_factory=set)
 
+    unparseable: int = 0
+
     def first_time(self, ident: str) -> bool:
         """True the first time an id is seen (a repeated item is neither stored nor counted)."""
         if ident in self.seen:
@@ -135,6 +137,13 @@ class Tally:
         self.seen.add(ident)
         self.collected += 1
         return True
+
+    def admit(self, ident: str | None) -> TypeGuard[str]:
+        """Whether to store an item: it has an id (else it is counted unparseable) not seen yet."""
+        if ident is None:
+            self.unparseable += 1
+            return False
+        return self.first_time(ident)
 
     def add_expected(self, total: int | None) -> None:
         """Add a listing's own total to the expected count (None when unknown)."""
@@ -154,6 +163,10 @@ async def guarded(endpoint: str, family: Family, ctx: TargetContext) -> Coverage
         return Coverage(endpoint, "forbidden", tally.collected, tally.expected, str(exc))
     except APIError as exc:
         return Coverage(endpoint, "failed", tally.collected, tally.expected, str(exc))
+    if tally.unparseable:
+        skipped = f"{tally.unparseable} item(s) without a usable id were skipped"
+        tally.incomplete = True
+        tally.note = f"{tally.note}; {skipped}" if tally.note else skipped
     if tally.incomplete:
         return Coverage(endpoint, "partial", tally.collected, tally.expected, tally.note)
     return Coverage.counted(endpoint, tally.collected, tally.expected, tally.note)

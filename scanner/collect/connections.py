@@ -31,7 +31,7 @@ def _connection_rows(ctx: TargetContext, tally: Tally, page: Page) -> PageRows:
     rows = []
     for item in page.data:
         ident = item_id(item)
-        if ident is None or not tally.first_time(ident):
+        if not tally.admit(ident):
             continue
         rows.append(ctx.tag(parse_org_connection(item)))
     return {"org_connections": rows}
@@ -69,7 +69,7 @@ async def collect_okta_accounts(ctx: TargetContext, tally: Tally) -> None:
     rows = []
     for item in page.data:
         ident = item_id(item)
-        if ident is None or not tally.first_time(ident):
+        if not tally.admit(ident):
             continue
         rows.append(ctx.tag(parse_okta_account(item)))
     await ctx.writer.put("okta_accounts", rows)

@@ -93,7 +93,7 @@ def _key_rows(ctx: TargetContext, tally: Tally, page: Page, *, listing: str,
     scopes: list[dict[str, Any]] = []
     for item in page.data:
         ident = item_id(item)
-        if ident is None or not tally.first_time(ident):
+        if not tally.admit(ident):
             continue
         row = parse_application_key(item, included, listing=listing, owner=owner)
         keys.append(ctx.tag(row))
@@ -138,7 +138,7 @@ def _api_key_rows(ctx: TargetContext, tally: Tally, page: Page) -> PageRows:
     rows = []
     for item in page.data:
         ident = item_id(item)
-        if ident is None or not tally.first_time(ident):
+        if not tally.admit(ident):
             continue
         rows.append(ctx.tag(parse_api_key(item, included)))
     return {"api_keys": rows}

@@ -38,7 +38,7 @@ def _mapping_rows(ctx: TargetContext, tally: Tally, page: Page, kind: str) -> li
     out = []
     for item in page.data:
         ident = item_id(item)
-        if ident is None or not tally.first_time(ident):
+        if not tally.admit(ident):
             continue
         out.append(ctx.tag(parse_authn_mapping(item, kind)))
     return out
@@ -74,7 +74,7 @@ async def collect_teams(ctx: TargetContext, tally: Tally) -> None:
         rows = []
         for item in page.data:
             ident = item_id(item)
-            if ident is None or not tally.first_time(ident):
+            if not tally.admit(ident):
                 continue
             a = attrs(item)
             count = a.get("user_count")

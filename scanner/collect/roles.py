@@ -32,7 +32,7 @@ def _role_rows(ctx: TargetContext, tally: Tally, page: Page) -> PageRows:
     grants: list[dict[str, Any]] = []
     for item in page.data:
         ident = item_id(item)
-        if ident is None or not tally.first_time(ident):
+        if not tally.admit(ident):
             continue
         roles.append(ctx.tag(parse_role(item)))
         grants.extend(
@@ -62,7 +62,7 @@ async def collect_permissions(ctx: TargetContext, tally: Tally) -> None:
     rows: list[dict[str, Any]] = []
     for item in page.data:
         ident = item_id(item)
-        if ident is None or not tally.first_time(ident):
+        if not tally.admit(ident):
             continue
         rows.append(ctx.tag(parse_permission(item)))
     if not rows:

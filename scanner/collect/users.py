@@ -31,7 +31,7 @@ def _rows(ctx: TargetContext, tally: Tally, page: Page) -> PageRows:
     links: list[dict[str, Any]] = []
     for item in page.data:
         ident = item_id(item)
-        if ident is None or not tally.first_time(ident):
+        if not tally.admit(ident):
             continue
         row = parse_user(item)
         users.append(ctx.tag(row))
