@@ -1,4 +1,10 @@
-"""Render report.html: one self-contained, script-free page for one scan (Jinja2, autoescaped)."""
+"""Render report.html: one self-contained page (Jinja2, autoescaped) under a strict CSP.
+
+Summary, changes, breakdowns, rules, controls, suppressions and coverage are rendered
+server-side and read with JavaScript off; the findings explorer is our one inline script
+(allowed by its hash) reading an inert JSON data block. No name from the API ever reaches
+the page unescaped, and the script builds rows with textContent only.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +16,23 @@ from functools import cache
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from reports.load import FINDING_STATUSES, SEVERITIES, ScanReport
+from reports.context import RULE_STATUSES, ReportContext
+from reports.diff import diff_counts
+from reports.load import FINDING_STATUSES, SEVERITIES
+from reports.views import (
+    CHANGES_SAMPLE,
+    controls_view,
+    explorer_data,
+    org_breakdown,
+    org_coverage,
+    rule_sections,
+    sample,
+)
 from scanner.timeutil import isoformat_z
 
 TEMPLATE = "report.html"
 STYLESHEET = "report.css"
+SCRIPT = "explorer.js"
 
 
 @cache
@@ -34,30 +52,64 @@ def _environment() -> Environment:
     return env
 
 
-@cache
-def _stylesheet() -> tuple[Markup, str]:
-    """The inline CSS (ours, trusted) and its CSP hash source `sha256-...`."""
+def _inline(name: str, forbidden: str) -> tuple[Markup, str]:
+    """One of our own (trusted) assets, inlined, and its CSP hash source `sha256-...`."""
     env = _environment()
     if env.loader is None:  # pragma: no cover - set in _environment()
         raise RuntimeError("report templates have no loader")
-    css, _, _ = env.loader.get_source(env, STYLESHEET)
-    if "<" in css:
-        raise ValueError(f"{STYLESHEET} must not contain '<' (it is inlined in a <style>)")
-    digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")
-    return Markup(css), f"sha256-{digest}"
+    text, _, _ = env.loader.get_source(env, name)
+    if forbidden in text:
+        raise ValueError(f"{name} must not contain {forbidden!r} (it is inlined in the page)")
+    digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+    return Markup(text), f"sha256-{digest}"
 
 
-def render_html(report: ScanReport) -> str:
-    """Return report.html for `report`; the same scan always gives the same text."""
-    css, style_hash = _stylesheet()
+@cache
+def _stylesheet() -> tuple[Markup, str]:
+    return _inline(STYLESHEET, "<")
+
+
+@cache
+def _script() -> tuple[Markup, str]:
+    return _inline(SCRIPT, "</")
+
+
+def content_security_policy() -> str:
+    """The page's policy: nothing but our own hashed style and script, no requests at all."""
+    _, style_hash = _stylesheet()
+    _, script_hash = _script()
+    return (
+        f"default-src 'none'; script-src '{script_hash}'; style-src '{style_hash}'; "
+        "img-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'; "
+        "require-trusted-types-for 'script'; trusted-types 'none'"
+    )
+
+
+def render_html(ctx: ReportContext) -> str:
+    """Return report.html for `ctx`; the same scan always gives the same text."""
+    css, _ = _stylesheet()
+    script, _ = _script()
+    report = ctx.report
     template = _environment().get_template(TEMPLATE)
     return template.render(
+        ctx=ctx,
         report=report,
         scan=report.scan,
         counts=report.counts,
         incomplete=report.incomplete_coverage,
+        diff=ctx.diff,
+        diff_counts=diff_counts(ctx.diff),
+        changes_sample=CHANGES_SAMPLE,
+        sample=sample,
+        org_coverage=org_coverage(ctx),
+        breakdown=org_breakdown(ctx),
+        severities=SEVERITIES,
+        rule_sections=rule_sections(ctx),
+        controls=controls_view(ctx),
         css=css,
-        style_hash=style_hash,
+        script=script,
+        csp=content_security_policy(),
+        explorer_data=Markup(explorer_data(ctx)),
     )
 
 
@@ -78,8 +130,10 @@ def _duration(scan_start: datetime, scan_end: datetime | None) -> str:
     return f"{secs} s"
 
 
-_KNOWN_TOKENS = frozenset(SEVERITIES) | frozenset(FINDING_STATUSES) | frozenset(
-    ("complete", "partial", "forbidden", "failed", "running")
+_KNOWN_TOKENS = (
+    frozenset(SEVERITIES) | frozenset(FINDING_STATUSES) | frozenset(RULE_STATUSES)
+    | frozenset(("complete", "partial", "forbidden", "failed", "running", "active",
+                 "expired", "unused"))
 )
 
 

@@ -19,6 +19,9 @@ SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
 
 FINDING_STATUSES: tuple[str, ...] = ("open", "suppressed", "not_assessed")
 
+BASELINE_STATUSES: tuple[str, ...] = ("complete", "partial")
+"""Scan statuses that can be compared against: the collection finished."""
+
 _SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 _ENDPOINT_RANK = {name: rank for rank, name in enumerate(ENDPOINTS)}
 
@@ -222,6 +225,29 @@ def load_scan(engine: Engine, scan_id: str) -> ScanReport:
         coverage=tuple(coverage_objs),
         findings=tuple(finding_objs),
     )
+
+
+def previous_scan_id(engine: Engine, scan: ScanSummary) -> str | None:
+    """The latest scan started before `scan` whose collection finished (complete or partial).
+
+    Failed and running scans are skipped: their findings are no baseline for "new" or
+    "resolved", and they may have written no evidence bundle to chain to.
+    """
+    query = (
+        select(scans.c.id)
+        .where(scans.c.started_at < scan.started_at, scans.c.status.in_(BASELINE_STATUSES))
+        .order_by(scans.c.started_at.desc(), scans.c.id.desc())
+        .limit(1)
+    )
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(query).first()
+    except SQLAlchemyError as exc:
+        raise StoreError(
+            f"cannot read the scan history: {exc.__class__.__name__}; "
+            "check that the database is reachable and migrated"
+        ) from exc
+    return None if row is None else str(row[0])
 
 
 def _coverage_key(row: CoverageRow) -> tuple[str, int, str, str, str]:

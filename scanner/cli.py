@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 import reports
+import reports.cli
 from scanner import __version__, logs
 from scanner.config import SEVERITIES, Config, load_config
 from scanner.errors import ConfigError, DDAuditError
@@ -117,7 +118,11 @@ def report(config_path: Path | None, database: str | None, output: Path | None,
     config = _config(config_path, database, output, None)
     engine = open_store(config.database)
     scan_id = scan_id or latest_scan_id(engine)
-    click.echo(reports.write_reports(engine, scan_id, config.output / scan_id))
+    evaluation = Evaluation.from_config(config)
+    click.echo(reports.write_reports(
+        engine, scan_id, config.output / scan_id, pack=evaluation.pack,
+        suppressions=evaluation.suppressions, disabled_rules=evaluation.settings.disabled,
+        signing_key=config.signing_key))
 
 
 @cli.command()
@@ -141,6 +146,10 @@ def init(path: Path) -> None:
         raise ConfigError(f"{path} already exists; remove it or give another path")
     path.write_text(STARTER_CONFIG, encoding="utf-8")
     click.echo(f"wrote {path}")
+
+
+for _evidence_command in reports.cli.COMMANDS:  # verify, diff (reports/cli.py)
+    cli.add_command(_evidence_command)
 
 
 def main() -> None:

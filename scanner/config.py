@@ -18,12 +18,13 @@ from scanner.sites import SITES
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
 
 _KNOWN: dict[str, frozenset[str]] = {
-    "": frozenset({"scan", "targets", "rules", "estate", "suppressions"}),
+    "": frozenset({"scan", "targets", "rules", "estate", "suppressions", "evidence"}),
     "scan": frozenset({"database", "output", "fail_on", "allow_custom_endpoints"}),
     "targets": frozenset({"name", "site", "api_key_env", "app_key_env", "api_url"}),
     "rules": frozenset({"disabled", "custom_dirs", "params"}),
     "estate": frozenset({"trusted_orgs"}),
     "suppressions": frozenset({"file"}),
+    "evidence": frozenset({"signing_key"}),
 }
 
 
@@ -76,6 +77,7 @@ class Config:
     rules_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     trusted_orgs: frozenset[str] = frozenset()
     suppressions_file: Path | None = None
+    signing_key: Path | None = None  # Ed25519 PEM private key that signs manifest.json
     source: str = "environment"
 
     def sha256(self) -> str:
@@ -200,6 +202,11 @@ def _from_mapping(data: Mapping[str, Any], where: str, env: Mapping[str, str]) -
     supp_file = supp.get("file")
     if supp_file is not None:
         _expect(supp_file, str, "[suppressions] file", where, "a path string")
+    evidence = _expect(data.get("evidence", {}), dict, "[evidence]", where, "a table")
+    _check_keys(evidence, "evidence", where)
+    signing_key = evidence.get("signing_key")
+    if signing_key is not None:
+        _expect(signing_key, str, "[evidence] signing_key", where, "a path string")
     return Config(
         targets=tuple(targets),
         database=_expect(scan.get("database", "sqlite:///ddaudit.db"), str,
@@ -213,6 +220,7 @@ def _from_mapping(data: Mapping[str, Any], where: str, env: Mapping[str, str]) -
         rules_params={str(k): dict(v) for k, v in params.items()},
         trusted_orgs=frozenset(str(o).lower() for o in trusted),
         suppressions_file=(base / supp_file) if supp_file else None,
+        signing_key=(base / signing_key) if signing_key else None,
         source=where,
     )
 

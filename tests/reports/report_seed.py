@@ -198,10 +198,12 @@ def insert_seed(engine: Engine, seed: Seed, *, reverse: bool = False) -> None:
             conn.execute(insert(findings), finding_rows)
         # Rows of another scan must never leak into this scan's reports.
         if finding_rows:
-            other = {**finding_rows[0], "scan_id": OTHER_SCAN_ID, "id": "fp-other-scan"}
+            first = min(finding_rows, key=lambda r: str(r["id"]))  # whatever the insert order
+            other = {**first, "scan_id": OTHER_SCAN_ID, "id": "fp-other-scan"}
             conn.execute(insert(findings), [other])
         if coverage_rows:
-            other = {**coverage_rows[0], "scan_id": OTHER_SCAN_ID, "endpoint": "teams"}
+            first = min(coverage_rows, key=lambda r: (str(r["target"]), str(r["endpoint"])))
+            other = {**first, "scan_id": OTHER_SCAN_ID, "endpoint": "teams"}
             conn.execute(insert(coverage), [other])
 
 

@@ -1,22 +1,27 @@
-"""report.html: counts, partial banner, coverage highlighting, escaping and a strict CSP."""
+"""report.html: summary, changes, rules, controls, suppressions, escaping and a strict CSP."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 from report_seed import COVERAGE, HOSTILE, SCAN_ID, XSS_ATTR, XSS_SCRIPT, MakeStore, Seed
 from sqlalchemy import Engine
 
+import rules
 from reports import write_reports
+from rules.suppressions import load_suppressions
 
 ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "body", "header", "main", "footer", "section",
     "h1", "h2", "dl", "dt", "dd", "div", "ul", "li", "strong", "span", "code", "br", "time",
     "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td",
+    "nav", "a", "p", "h3", "noscript", "label", "select", "option", "input", "button", "script",
 }
 
 
@@ -75,7 +80,7 @@ def test_partial_scan_shows_banner_and_highlights_coverage(store: Engine, tmp_pa
     assert "2 of 6 (target, endpoint) collections incomplete" in html
     assert "prod-eu1 / application_keys: forbidden" in html
     bad_rows = [a for t, a in _parse(html).tags if t == "tr" and a.get("class") == "cov-bad"]
-    assert len(bad_rows) == 2
+    assert len(bad_rows) == 2 + 2  # two coverage rows, and both orgs in the summary
     assert "403 Forbidden: the key pair lacks org_app_keys_read" in html
     assert "Collection complete" not in html
 
@@ -106,15 +111,75 @@ def test_failed_scan_banner(make_store: MakeStore, tmp_path: Path) -> None:
     assert "FAILED SCAN" in html
 
 
-def test_findings_table_content(store: Engine, tmp_path: Path) -> None:
+def test_rule_sections_carry_pack_metadata_and_findings(store: Engine, tmp_path: Path) -> None:
     html = _html(store, tmp_path / "out")
-    for text in (
-        "DDA-KEY-007", "Title of DDA-KEY-007", "Acme Zürich Prod", "ci-deploy-key",
-        "application_key", "2026-10-03T03:04:05Z", "reason: rotated by the CI vault job",
-        "SOC2:CC6.3, NIST800-53:AC-6",
-    ):
-        assert text in html
-    assert html.index("DDA-KEY-007") < html.index("DDA-ORG-001") < html.index("DDA-CUSTOM-001")
+    text = _text(html)
+    pack = rules.load_rulepack()
+    for rule in pack.rules:  # every rule of the pack has its section, even without findings
+        assert f'id="rule-{rule.id}"' in html
+    key001 = pack.get("DDA-KEY-001")
+    section = html[html.index('id="rule-DDA-KEY-001"'):html.index('id="rule-DDA-KEY-002"')]
+    section_text = _text(section)
+    assert " ".join(key001.rationale.split()) in " ".join(section_text.split())
+    assert " ".join(key001.remediation.split()) in " ".join(section_text.split())
+    assert "NIST800-53:AC-2(3)" in section_text and "2 open, 0 suppressed" in section_text
+    # A rule only known from its findings (custom) still gets a section with its title.
+    assert 'id="rule-DDA-CUSTOM-001"' in html and "Title of DDA-CUSTOM-001" in text
+    for needle in ("Acme Zürich Prod", "ci-deploy-key", "2026-10-03T03:04:05Z",
+                   "reason: rotated by the CI vault job"):
+        assert needle in text
+    # Most severe rules first.
+    assert html.index('id="rule-DDA-KEY-007"') < html.index('id="rule-DDA-ORG-001"')
+    assert html.index('id="rule-DDA-ORG-001"') < html.index('id="rule-DDA-CUSTOM-001"')
+
+
+def test_controls_view_takes_the_worst_rule_status(store: Engine, tmp_path: Path) -> None:
+    html = _html(store, tmp_path / "out")
+    controls = html[html.index('<section id="controls">'):html.index('<section id="suppressions">')]
+    rows = {m.group(1): m.group(2) for m in re.finditer(
+        r'<th scope="row">([^<]+)</th><td><span class="badge rs-([a-z-]+)">', controls)}
+    assert rows["IA-5"] == "fail"  # DDA-KEY-001 and -007 are open
+    assert rows["AC-6(5)"] == "not-assessed"  # DDA-KEY-004 not assessed, nothing open
+    assert rows["IA-2(1)"] == "pass"  # DDA-ORG-002: evaluated, no finding
+    for framework in ("SOC2", "ISO27001", "NIST800-53", "CIS8"):
+        assert f"<caption>{framework}</caption>" in controls
+
+
+def test_summary_counts_changes_since_previous_scan(
+    make_store: MakeStore, tmp_path: Path
+) -> None:
+    html = _html(make_store(), tmp_path / "out")
+    # The older scan holds one finding that is gone now: resolved (its rule was assessed).
+    assert re.search(r'id="diff-new">10<', html) and re.search(r'id="diff-resolved">1<', html)
+    assert "Compared with" in html and "20261120T020000Z-000000" in html
+
+
+def test_suppressions_without_the_file_show_what_findings_carry(
+    store: Engine, tmp_path: Path
+) -> None:
+    html = _html(store, tmp_path / "out")
+    section = html[html.index('<section id="suppressions">'):html.index('<section id="coverage">')]
+    assert "badge sp-active" in section and "rotated by the CI vault job" in section
+    assert "expired and unused entries are not known" in section
+
+
+def test_suppression_usage_from_the_file(store: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "suppressions.yaml"
+    path.write_text(
+        "- {rule: DDA-KEY-003, resource: 'ci-*', reason: vault, owner: a@b.c, "
+        "expires: 2027-03-31}\n"
+        "- {rule: DDA-KEY-002, resource: 'gone-*', reason: old, owner: a@b.c, "
+        "expires: 2020-01-01}\n"
+        "- {rule: DDA-MAP-001, resource: 'nothing-*', reason: spare, owner: a@b.c, "
+        "expires: 2030-01-01}\n"
+    )
+    out = tmp_path / "out"
+    write_reports(store, SCAN_ID, out, suppressions=load_suppressions(path))
+    html = (out / "report.html").read_text(encoding="utf-8")
+    section = html[html.index('<section id="suppressions">'):html.index('<section id="coverage">')]
+    states = re.findall(r'badge sp-([a-z]+)">', section)
+    assert states == ["active", "expired", "unused"]
+    assert "not known" not in section
 
 
 def test_structure_captions_and_no_external_content(store: Engine, tmp_path: Path) -> None:
@@ -122,34 +187,61 @@ def test_structure_captions_and_no_external_content(store: Engine, tmp_path: Pat
     parsed = _parse(html)
     tags = [t for t, _ in parsed.tags]
     assert set(tags) <= ALLOWED_TAGS, set(tags) - ALLOWED_TAGS
-    assert tags.count("table") == 4 and tags.count("caption") == 4
-    assert any("Findings (10)" in c for c in parsed.captions)
-    assert all(not a.get("src") and not a.get("href") for _, a in parsed.tags)
-    assert "http://" not in html and "https://" not in html
+    assert any("Findings (10) matching" in c for c in parsed.captions)
+    assert all(not a.get("src") for _, a in parsed.tags)
+    assert all(a.get("href", "#").startswith("#") for t, a in parsed.tags if t == "a")
     assert "url(" not in html and "@import" not in html
+    assert re.search(r"\bfetch\(|XMLHttpRequest|WebSocket|import\(", html) is None
 
 
-def test_strict_csp_matches_inline_style(store: Engine, tmp_path: Path) -> None:
-    html = _html(store, tmp_path / "out")
+def _csp(html: str) -> str:
     csp = [
         a["content"]
         for t, a in _parse(html).tags
         if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"
     ]
     assert len(csp) == 1 and csp[0] is not None
-    policy = csp[0]
+    return csp[0]
+
+
+def _sha(text: str) -> str:
+    return base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode()
+
+
+def test_strict_csp_matches_inline_style_and_script(store: Engine, tmp_path: Path) -> None:
+    html = _html(store, tmp_path / "out")
+    policy = _csp(html)
     assert policy.startswith("default-src 'none'; ")
-    assert "unsafe" not in policy
+    assert "unsafe" not in policy and "require-trusted-types-for 'script'" in policy
     match = re.search(r"<style>(.*?)</style>", html, re.S)
     assert match is not None
-    digest = base64.b64encode(hashlib.sha256(match.group(1).encode("utf-8")).digest()).decode()
-    assert f"style-src 'sha256-{digest}'" in policy
+    assert f"style-src 'sha256-{_sha(match.group(1))}'" in policy
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+    assert [attrs for attrs, _ in scripts] == [' type="application/json" id="findings-data"', ""]
+    assert f"script-src 'sha256-{_sha(scripts[1][1])}'" in policy
     assert ' style="' not in html  # inline style attributes would be blocked by the CSP
+    assert not re.search(r"\son[a-z]+=", html)  # no inline event handlers either
+
+
+def _explorer(html: str) -> dict[str, Any]:
+    match = re.search(r'<script type="application/json" id="findings-data">(.*?)</script>',
+                      html, re.S)
+    assert match is not None
+    data: dict[str, Any] = json.loads(match.group(1))
+    return data
+
+
+def test_explorer_data_holds_every_finding(store: Engine, tmp_path: Path) -> None:
+    data = _explorer(_html(store, tmp_path / "out"))
+    assert len(data["rows"]) == 10 and data["hasPrevious"] is True
+    first = data["rows"][0]
+    assert data["rule"][first[2]] == "DDA-KEY-007" and data["sev"][first[0]] == "critical"
+    assert data["title"][data["rule"].index("DDA-KEY-007")] == "Leaked key"
 
 
 def test_hostile_names_are_escaped(hostile_store: Engine, tmp_path: Path) -> None:
     html = _html(hostile_store, tmp_path / "out")
-    assert "<script" not in html.lower()
+    assert html.lower().count("<script") == 2  # the data block and our hashed script
     assert "<img" not in html.lower()
     assert XSS_SCRIPT not in html and XSS_ATTR not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -157,11 +249,21 @@ def test_hostile_names_are_escaped(hostile_store: Engine, tmp_path: Path) -> Non
     parsed = _parse(html)
     assert {t for t, _ in parsed.tags} <= ALLOWED_TAGS
     assert all(not any(k.startswith("on") for k in a) for _, a in parsed.tags)
+    # The data block cannot be closed from inside: no "<" at all, and it still parses.
+    data = _explorer(html)
+    block = html[html.index('id="findings-data">'):html.index("</script>")]
+    assert "<" not in block.split(">", 1)[1]
+    assert HOSTILE in data["org"][0] and data["rows"][0][8] == HOSTILE
     # The hostile names still reach the reader, as text.
-    text_parser = _Text()
-    text_parser.feed(html)
-    assert HOSTILE in text_parser.text
-    assert f"Key {HOSTILE} was last used never." in text_parser.text
+    text = _text(html)
+    assert HOSTILE in text
+    assert f"Key {HOSTILE} was last used never." in text
+
+
+def _text(html: str) -> str:
+    parser = _Text()
+    parser.feed(html)
+    return parser.text
 
 
 class _Text(HTMLParser):

@@ -1,4 +1,4 @@
-"""write_reports: the files, their modes, atomic writes, and one-line errors."""
+"""write_reports: the bundle's files, their modes, atomic writes, and one-line errors."""
 
 from __future__ import annotations
 
@@ -13,6 +13,11 @@ from sqlalchemy import Engine
 from reports import write_reports
 from scanner.errors import ConfigError, OutputError
 
+BUNDLE = [
+    "assessment-results.json", "findings.csv", "findings.json", "findings.ocsf.jsonl",
+    "listings", "manifest.json", "population.json", "report.html", "run.json",
+]
+
 
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
@@ -22,10 +27,11 @@ def test_writes_both_files_with_private_modes(store: Engine, tmp_path: Path) -> 
     out = tmp_path / "ddaudit-out" / SCAN_ID
     result = write_reports(store, SCAN_ID, out)
     assert result == out / "report.html"
-    assert sorted(p.name for p in out.iterdir()) == ["findings.json", "report.html"]
-    assert _mode(out) == 0o700
-    assert _mode(out / "findings.json") == 0o600
-    assert _mode(out / "report.html") == 0o600
+    assert sorted(p.name for p in out.iterdir()) == BUNDLE
+    assert _mode(out) == 0o700 and _mode(out / "listings") == 0o700
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert len(files) > len(BUNDLE)  # the listings too
+    assert all(_mode(p) == 0o600 for p in files)
 
 
 def test_modes_do_not_depend_on_umask(store: Engine, tmp_path: Path) -> None:
@@ -46,7 +52,7 @@ def test_rewrite_replaces_files_and_leaves_no_temp(store: Engine, tmp_path: Path
     write_reports(store, SCAN_ID, out)
     assert (out / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert _mode(out / "report.html") == 0o600
-    assert sorted(p.name for p in out.iterdir()) == ["findings.json", "report.html"]
+    assert sorted(p.name for p in out.iterdir()) == BUNDLE
 
 
 def test_parent_is_a_file(store: Engine, tmp_path: Path) -> None:
@@ -92,7 +98,8 @@ def test_failed_replace_keeps_old_file_and_no_temp(
     with pytest.raises(OutputError, match="No space left on device"):
         write_reports(store, SCAN_ID, out)
     assert (out / "findings.json").read_bytes() == before
-    assert sorted(p.name for p in out.iterdir()) == ["findings.json", "report.html"]
+    assert sorted(p.name for p in out.iterdir()) == BUNDLE
+    assert not [p for p in out.rglob("*.tmp")]
 
 
 def test_unknown_scan_writes_nothing(store: Engine, tmp_path: Path) -> None:

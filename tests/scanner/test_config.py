@@ -109,3 +109,12 @@ def test_missing_file_and_missing_environment() -> None:
         load_config(Path("/nonexistent/ddaudit.toml"), {})
     with pytest.raises(ConfigError, match="DD_API_KEY and DD_APP_KEY not set"):
         load_config(None, {})
+
+
+def test_evidence_signing_key_is_relative_to_the_config(tmp_path: Path) -> None:
+    text = GOOD + '\n[evidence]\nsigning_key = "keys/ddaudit.pem"\n'
+    config = load_config(_write(tmp_path, text), ENV)
+    assert config.signing_key == tmp_path / "keys" / "ddaudit.pem"
+    assert load_config(_write(tmp_path, GOOD), ENV).signing_key is None
+    with pytest.raises(ConfigError, match=r"unknown key \[evidence\] 'key'"):
+        load_config(_write(tmp_path, GOOD + '\n[evidence]\nkey = "x"\n'), ENV)

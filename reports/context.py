@@ -1,0 +1,211 @@
+"""Everything the renderers share about one scan: findings, rule metadata, diff, suppressions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from reports.diff import ScanDiff
+from reports.load import FindingRow, ScanReport
+from rules.model import Finding, RulePack
+from rules.suppressions import Suppressions
+
+RULE_STATUSES: tuple[str, ...] = ("fail", "not_assessed", "accepted", "pass", "disabled")
+"""Status of a rule (and of a control) in one scan, worst first.
+
+fail: an open finding; not_assessed: its input was not collected for some org;
+accepted: only suppressed findings; pass: evaluated, nothing found; disabled: not run.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInfo:
+    """A rule's metadata as the reports show it; `in_pack` False: an id seen only in findings."""
+
+    id: str
+    title: str
+    severity: str
+    description: str
+    rationale: str
+    remediation: str
+    references: tuple[str, ...]
+    controls: tuple[str, ...]
+    in_pack: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RuleResult:
+    """One rule in one scan: its metadata, status and finding counts."""
+
+    rule: RuleInfo
+    status: str
+    open: int
+    suppressed: int
+    not_assessed: int
+
+    @property
+    def total(self) -> int:
+        """All findings of the rule."""
+        return self.open + self.suppressed + self.not_assessed
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressionEntry:
+    """One suppressions.yaml entry and what it did in this scan."""
+
+    state: str  # active | expired | unused
+    rule: str
+    resource: str
+    reason: str
+    owner: str
+    ticket: str | None
+    expires: str
+    scope: str
+    matched: int
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """A loaded scan plus what the report adds around it (pack metadata, diff, suppressions)."""
+
+    report: ScanReport
+    rules: tuple[RuleResult, ...]
+    diff: ScanDiff
+    suppressions: tuple[SuppressionEntry, ...]
+    suppression_usage_known: bool
+    pack_sha256: str | None
+
+    @property
+    def rule_map(self) -> dict[str, RuleInfo]:
+        """Rule metadata by id."""
+        return {r.rule.id: r.rule for r in self.rules}
+
+    @property
+    def pack_matches_scan(self) -> bool:
+        """True when the rule metadata comes from the pack the scan was evaluated with."""
+        return self.pack_sha256 is None or self.pack_sha256 == self.report.scan.rulepack_sha256
+
+
+def build_context(
+    report: ScanReport,
+    diff: ScanDiff,
+    *,
+    pack: RulePack | None,
+    suppressions: Suppressions | None,
+    disabled_rules: frozenset[str] = frozenset(),
+) -> ReportContext:
+    """Join the scan with rule metadata, the diff and the suppressions in force."""
+    infos = _rule_infos(report.findings, pack)
+    results = tuple(_rule_result(info, report.findings, disabled_rules) for info in infos)
+    entries, known = _suppressions(report, suppressions)
+    return ReportContext(
+        report=report,
+        rules=results,
+        diff=diff,
+        suppressions=entries,
+        suppression_usage_known=known,
+        pack_sha256=None if pack is None else pack.sha256,
+    )
+
+
+def split_control(control: str) -> tuple[str, str]:
+    """`NIST800-53:AC-6(5)` -> (`NIST800-53`, `AC-6(5)`); no framework -> (`other`, text)."""
+    framework, sep, ident = control.partition(":")
+    return (framework, ident) if sep and ident else ("other", control)
+
+
+def _rule_infos(findings: Sequence[FindingRow], pack: RulePack | None) -> list[RuleInfo]:
+    infos: dict[str, RuleInfo] = {}
+    if pack is not None:
+        for r in pack.rules:
+            infos[r.id] = RuleInfo(
+                id=r.id, title=r.title, severity=r.severity, description=r.description,
+                rationale=r.rationale, remediation=r.remediation, references=r.references,
+                controls=r.control_ids,
+            )
+    for f in findings:
+        if f.rule_id not in infos:  # a custom or since-removed rule: what the finding says
+            infos[f.rule_id] = RuleInfo(
+                id=f.rule_id, title=f.title, severity=f.severity, description="",
+                rationale="", remediation="", references=(), controls=f.controls, in_pack=False,
+            )
+    return [infos[k] for k in sorted(infos)]
+
+
+def _rule_result(
+    info: RuleInfo, findings: Sequence[FindingRow], disabled: frozenset[str]
+) -> RuleResult:
+    counts = {"open": 0, "suppressed": 0, "not_assessed": 0}
+    for f in findings:
+        if f.rule_id == info.id and f.status in counts:
+            counts[f.status] += 1
+    if counts["open"]:
+        status = "fail"
+    elif counts["not_assessed"]:
+        status = "not_assessed"
+    elif counts["suppressed"]:
+        status = "accepted"
+    elif info.id in disabled:
+        status = "disabled"
+    else:
+        status = "pass"
+    return RuleResult(info, status, counts["open"], counts["suppressed"], counts["not_assessed"])
+
+
+def worst_status(statuses: Iterable[str]) -> str:
+    """The worst of some rule statuses (RULE_STATUSES order); `disabled` when there are none."""
+    ranked = [RULE_STATUSES.index(s) for s in statuses if s in RULE_STATUSES]
+    return RULE_STATUSES[min(ranked)] if ranked else "disabled"
+
+
+def _suppressions(
+    report: ScanReport, suppressions: Suppressions | None
+) -> tuple[tuple[SuppressionEntry, ...], bool]:
+    """Entries with their use; without the file, only the entries findings carry (active)."""
+    if suppressions is not None:
+        now = report.scan.started_at
+        as_findings = [_as_finding(f) for f in report.findings]
+        usage = suppressions.usage(as_findings, now)
+        expired = {e.index for e in usage.expired}
+        unused = {e.index for e in usage.unused}
+        out = []
+        for e in suppressions.entries:
+            state = "expired" if e.index in expired else "unused" if e.index in unused else "active"
+            matched = sum(1 for f in as_findings if f.status != "not_assessed" and e.matches(f))
+            out.append(_entry(state, e.as_dict(), matched if state == "active" else 0))
+        return tuple(out), True
+    seen: dict[str, tuple[Mapping[str, object], int]] = {}
+    for f in report.findings:
+        if f.suppression is not None:
+            key = json.dumps(dict(f.suppression), sort_keys=True, default=str)
+            entry, n = seen.get(key, (f.suppression, 0))
+            seen[key] = (entry, n + 1)
+    rows = [_entry("active", entry, n) for entry, n in (seen[k] for k in sorted(seen))]
+    return tuple(rows), False
+
+
+def _entry(state: str, raw: Mapping[str, object], matched: int) -> SuppressionEntry:
+    def text(key: str) -> str:
+        value = raw.get(key)
+        return "" if value is None else str(value)
+
+    scope = ", ".join(f"{k} {raw[k]}" for k in ("site", "org") if raw.get(k) is not None)
+    expires = raw.get("expires")
+    return SuppressionEntry(
+        state=state, rule=text("rule"), resource=text("resource"), reason=text("reason"),
+        owner=text("owner"), ticket=text("ticket") or None,
+        expires=expires.isoformat() if isinstance(expires, date) else text("expires"),
+        scope=scope, matched=matched,
+    )
+
+
+def _as_finding(f: FindingRow) -> Finding:
+    return Finding(
+        id=f.id, rule_id=f.rule_id, severity=f.severity, status=f.status, title=f.title,
+        detail=f.detail, site=f.site, org_public_id=f.org_public_id, org_name=f.org_name,
+        target=f.target, resource_type=f.resource_type, resource_id=f.resource_id,
+        resource_name=f.resource_name, first_seen=f.first_seen, controls=f.controls,
+        suppression=f.suppression,
+    )
