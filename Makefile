@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/ddaudit demo --output ddaudit-demo
 
 test: $(STAMP) lint
+	sh scripts/ensure-postgres.sh
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

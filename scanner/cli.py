@@ -15,7 +15,9 @@ import reports.cli
 from scanner import __version__, logs
 from scanner.config import SEVERITIES, Config, load_config
 from scanner.errors import ConfigError, DDAuditError
-from scanner.pipeline import Evaluation, latest_scan_id, run_scan
+from scanner.ops.commands import COMMANDS
+from scanner.ops.jobs import nightly_scan
+from scanner.pipeline import Evaluation, latest_scan_id, require_collected
 from scanner.preflight import preflight
 from scanner.store.engine import open_store
 
@@ -86,12 +88,15 @@ def _scan_options(func: F) -> F:
 @cli.command()
 @_scan_options
 @click.option("--fail-on", type=click.Choice(SEVERITIES), help="Severity that makes exit 1.")
+@click.option("--resume", is_flag=True,
+              help="Re-collect only what the latest partial scan missed, then report it.")
+@click.option("--migrate", is_flag=True, help="Upgrade an out-of-date database schema first.")
 def scan(config_path: Path | None, database: str | None, output: Path | None,
-         fail_on: str | None) -> None:
+         fail_on: str | None, resume: bool = False, migrate: bool = False) -> None:
     """Collect, evaluate and report: the nightly job."""
     config = _config(config_path, database, output, fail_on)
     preflight(config)
-    outcome = run_scan(config, open_store(config.database))
+    outcome = nightly_scan(config, resume=resume, migrate=migrate)
     click.echo(f"scan {outcome.scan_id} {outcome.status}: {outcome.report}")
     sys.exit(outcome.exit_code)
 
@@ -105,6 +110,7 @@ def evaluate(config_path: Path | None, database: str | None, output: Path | None
     config = _config(config_path, database, output, None)
     engine = open_store(config.database)
     scan_id = scan_id or latest_scan_id(engine)
+    require_collected(engine, scan_id)
     findings = Evaluation.from_config(config).run(engine, scan_id)
     click.echo(f"scan {scan_id}: {len(findings)} findings")
 
@@ -118,6 +124,7 @@ def report(config_path: Path | None, database: str | None, output: Path | None,
     config = _config(config_path, database, output, None)
     engine = open_store(config.database)
     scan_id = scan_id or latest_scan_id(engine)
+    require_collected(engine, scan_id)
     evaluation = Evaluation.from_config(config)
     click.echo(reports.write_reports(
         engine, scan_id, config.output / scan_id, pack=evaluation.pack,
@@ -147,6 +154,9 @@ def init(path: Path) -> None:
     path.write_text(STARTER_CONFIG, encoding="utf-8")
     click.echo(f"wrote {path}")
 
+
+for _command in COMMANDS:  # db, scans, prune, collect (scanner/ops/commands.py)
+    cli.add_command(_command)
 
 for _evidence_command in reports.cli.COMMANDS:  # verify, diff (reports/cli.py)
     cli.add_command(_evidence_command)

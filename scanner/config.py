@@ -19,7 +19,8 @@ SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
 
 _KNOWN: dict[str, frozenset[str]] = {
     "": frozenset({"scan", "targets", "rules", "estate", "suppressions", "evidence"}),
-    "scan": frozenset({"database", "output", "fail_on", "allow_custom_endpoints"}),
+    "scan": frozenset({"database", "output", "fail_on", "allow_custom_endpoints",
+                        "keep_days"}),
     "targets": frozenset({"name", "site", "api_key_env", "app_key_env", "api_url"}),
     "rules": frozenset({"disabled", "custom_dirs", "params"}),
     "estate": frozenset({"trusted_orgs"}),
@@ -79,6 +80,7 @@ class Config:
     suppressions_file: Path | None = None
     signing_key: Path | None = None  # Ed25519 PEM private key that signs manifest.json
     source: str = "environment"
+    keep_days: int | None = None  # retention: scans older than this are pruned after a scan
 
     def sha256(self) -> str:
         """Hash of the configuration with credentials left out (for run.json and scans)."""
@@ -177,6 +179,10 @@ def _from_mapping(data: Mapping[str, Any], where: str, env: Mapping[str, str]) -
                           f"{', '.join(SEVERITIES)}")
     allow_custom = _expect(scan.get("allow_custom_endpoints", False), bool,
                            "[scan] allow_custom_endpoints", where, "true or false")
+    keep_days = scan.get("keep_days")
+    if keep_days is not None and (_expect(keep_days, int, "[scan] keep_days", where,
+                                          "a whole number of days") < 1):
+        raise ConfigError(f"{where}: [scan] keep_days must be at least 1, got {keep_days}")
     raw_targets = _expect(data.get("targets", []), list, "[[targets]]", where, "an array of tables")
     if not raw_targets:
         raise ConfigError(f"{where}: no [[targets]]; add one per org credential pair")
@@ -222,6 +228,7 @@ def _from_mapping(data: Mapping[str, Any], where: str, env: Mapping[str, str]) -
         suppressions_file=(base / supp_file) if supp_file else None,
         signing_key=(base / signing_key) if signing_key else None,
         source=where,
+        keep_days=keep_days,
     )
 
 

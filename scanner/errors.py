@@ -4,6 +4,8 @@
     ├── ConfigError              bad configuration or command line (exit 2, nothing scanned)
     ├── RuleError                a rule file that does not load (exit 2)
     ├── StoreError               database unreachable or unusable (exit 4)
+    │   └── SchemaError          schema revision not the one this ddaudit needs (exit 4)
+    ├── BusyError                another run holds the lock, or shards still collect (exit 5)
     ├── OutputError              output folder not writable (exit 4)
     └── APIError                 a Datadog API call that did not succeed after retries
         ├── ForbiddenError       403: the key pair lacks a permission or belongs elsewhere
@@ -33,6 +35,16 @@ class RuleError(DDAuditError):
 
 class StoreError(DDAuditError):
     """The snapshot database cannot be reached or used."""
+
+
+class SchemaError(StoreError):
+    """The database's schema revision is older (or newer) than this ddaudit's."""
+
+
+class BusyError(DDAuditError):
+    """Not now: another run holds the lock, or a sharded scan is still being collected."""
+
+    exit_code = 5
 
 
 class OutputError(DDAuditError):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import aiohttp
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 import reports
 import rules
@@ -20,12 +20,13 @@ from scanner import __version__
 from scanner.client import DatadogClient, RetryPolicy
 from scanner.collect import Coverage, TargetContext, collect_target
 from scanner.config import SEVERITIES, Config, Target
-from scanner.errors import StoreError
+from scanner.errors import BusyError, StoreError
 from scanner.store import schema
 from scanner.store.writer import SnapshotWriter
 from scanner.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+Collector = Callable[[TargetContext], Awaitable[list[Coverage]]]
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ def new_scan_id(started: datetime) -> str:
     return started.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def start_scan(engine: Engine, config: Config, pack_sha256: str) -> tuple[str, datetime]:
+def start_scan(engine: Engine, config: Config,
+               pack_sha256: str | None) -> tuple[str, datetime]:
     """Record a new running scan; return its id and start time."""
     started = utcnow()
     scan_id = new_scan_id(started)
@@ -58,19 +60,23 @@ def start_scan(engine: Engine, config: Config, pack_sha256: str) -> tuple[str, d
 
 async def collect_all(
     engine: Engine, config: Config, scan_id: str, *, policy: RetryPolicy | None = None,
+    targets: Sequence[Target] | None = None, collector: Collector = collect_target,
 ) -> list[tuple[TargetContext, list[Coverage]]]:
-    """Collect every target concurrently into the snapshot; return their coverage."""
+    """Collect every target (or `targets`) concurrently into the snapshot; return coverage.
+
+    `collector` collects one target (the default: every endpoint; resume passes its own).
+    """
     connector = aiohttp.TCPConnector(limit=64, limit_per_host=16)
     async with aiohttp.ClientSession(connector=connector, trust_env=False) as session, \
             SnapshotWriter(engine) as writer:
         contexts = [
             TargetContext(scan_id, t, _client(session, t, config, policy), writer)
-            for t in config.targets
+            for t in (config.targets if targets is None else targets)
         ]
 
         async def one(ctx: TargetContext) -> list[Coverage]:
             log.info("collecting target %s (%s)", ctx.target.name, ctx.target.site)
-            coverage = await collect_target(ctx)
+            coverage = await collector(ctx)
             bad = [c.endpoint for c in coverage if c.status != "complete"]
             log.info("target %s done: %d requests, %s", ctx.target.name,
                      ctx.client.stats.requests,
@@ -88,15 +94,22 @@ def _client(session: aiohttp.ClientSession, target: Target, config: Config,
 
 
 def record_collection(engine: Engine, scan_id: str,
-                      results: Sequence[tuple[TargetContext, list[Coverage]]]) -> str:
-    """Store targets and coverage rows and set the scan's status; return that status."""
+                      results: Sequence[tuple[TargetContext, list[Coverage]]], *,
+                      known_targets: Collection[str] = (), set_status: bool = True) -> str:
+    """Store targets and coverage rows; return the status of these results.
+
+    With `set_status` the scan's status is set from all its coverage rows (and returned).
+    Targets named in `known_targets` already have their row (resume re-collects a part).
+    """
     status = "complete"
     with engine.begin() as conn:
         for ctx, coverage in results:
-            conn.execute(schema.targets.insert().values(
-                scan_id=scan_id, target=ctx.target.name, site=ctx.target.site,
-                org_public_id=ctx.org_public_id, org_uuid=ctx.org_uuid, org_name=ctx.org_name,
-            ))
+            if ctx.target.name not in known_targets:
+                conn.execute(schema.targets.insert().values(
+                    scan_id=scan_id, target=ctx.target.name, site=ctx.target.site,
+                    org_public_id=ctx.org_public_id, org_uuid=ctx.org_uuid,
+                    org_name=ctx.org_name,
+                ))
             for c in coverage:
                 if c.status != "complete":
                     status = "partial"
@@ -105,9 +118,19 @@ def record_collection(engine: Engine, scan_id: str,
                     org_public_id=ctx.org_public_id, endpoint=c.endpoint, status=c.status,
                     collected=c.collected, expected=c.expected, error=c.error,
                 ))
-        conn.execute(update(schema.scans).where(schema.scans.c.id == scan_id)
-                     .values(status=status))
+        if set_status:
+            status = coverage_status(conn, scan_id)
+            conn.execute(update(schema.scans).where(schema.scans.c.id == scan_id)
+                         .values(status=status))
     return status
+
+
+def coverage_status(conn: Connection, scan_id: str) -> str:
+    """'complete' when every coverage row of the scan is complete, else 'partial'."""
+    bad = conn.execute(select(schema.coverage.c.endpoint).where(
+        schema.coverage.c.scan_id == scan_id, schema.coverage.c.status != "complete",
+    ).limit(1)).first()
+    return "partial" if bad is not None else "complete"
 
 
 def finish_scan(engine: Engine, scan_id: str) -> None:
@@ -167,9 +190,19 @@ def run_scan(config: Config, engine: Engine, *, policy: RetryPolicy | None = Non
     evaluation = Evaluation.from_config(config)
     scan_id, _started = start_scan(engine, config, evaluation.pack.sha256)
     log.info("scan %s started: %d targets", scan_id, len(config.targets))
-    try:
+
+    def collect() -> str:
         results = asyncio.run(collect_all(engine, config, scan_id, policy=policy))
-        status = record_collection(engine, scan_id, results)
+        return record_collection(engine, scan_id, results)
+
+    return conclude_scan(config, engine, scan_id, evaluation, collect)
+
+
+def conclude_scan(config: Config, engine: Engine, scan_id: str, evaluation: Evaluation,
+                  collect: Callable[[], str]) -> ScanOutcome:
+    """Run `collect` (it returns the scan's status), evaluate, report; mark failed on error."""
+    try:
+        status = collect()
         findings = evaluation.run(engine, scan_id)
         finish_scan(engine, scan_id)
         report = reports.write_reports(engine, scan_id, config.output / scan_id)
@@ -180,6 +213,25 @@ def run_scan(config: Config, engine: Engine, *, policy: RetryPolicy | None = Non
     log.info("scan %s %s: %d findings, %d open at or above %s", scan_id, status,
              len(findings), hits, config.fail_on)
     return ScanOutcome(scan_id, status, report, hits, code)
+
+
+def require_collected(engine: Engine, scan_id: str) -> None:
+    """Refuse (BusyError, exit 5) to evaluate or report a scan still being collected."""
+    with engine.connect() as conn:
+        row = conn.execute(select(schema.scans.c.status, schema.scans.c.shards)
+                           .where(schema.scans.c.id == scan_id)).first()
+        if row is None or row.status != "running":
+            return
+        if not row.shards:
+            raise BusyError(f"scan {scan_id} is still marked running (being collected, or "
+                            "interrupted); wait for it, or run 'ddaudit scan --resume'")
+        done = conn.execute(select(schema.scan_shards.c.shard).where(
+            schema.scan_shards.c.scan_id == scan_id,
+            schema.scan_shards.c.status.in_(("complete", "partial")))).scalars().all()
+    waiting = [f"{i}/{row.shards}" for i in range(1, row.shards + 1) if i not in set(done)]
+    raise BusyError(f"scan {scan_id} is still being collected: {len(done)} of {row.shards} "
+                    f"shards finished (waiting for {', '.join(waiting)}); run evaluate and "
+                    "report once every shard has finished")
 
 
 def latest_scan_id(engine: Engine) -> str:

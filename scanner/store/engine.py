@@ -1,4 +1,4 @@
-"""Open the snapshot database from a URL and make sure its schema exists."""
+"""Open the snapshot database from a URL and make sure its schema is at the head revision."""
 
 from __future__ import annotations
 
@@ -6,24 +6,40 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 
 from scanner.errors import StoreError
-from scanner.store.schema import metadata
+from scanner.store.migrate import ensure_current
 
 
-def open_store(url: str) -> Engine:
-    """Create an engine for `url`, create missing tables, and return it."""
+def create_store_engine(url: str) -> Engine:
+    """An engine for `url` (SQLite gets WAL and a busy timeout); the schema is not checked."""
     try:
-        engine = create_engine(url, future=True)
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
     except (SQLAlchemyError, ValueError, ImportError) as exc:
         raise StoreError(f"cannot use database URL: {exc}; check [scan] database") from exc
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def open_store(url: str, *, migrate: bool = False) -> Engine:
+    """Create an engine for `url` and check its schema revision (see scanner.store.migrate).
+
+    An empty database gets the schema; an older one stops with a one-line SchemaError
+    unless `migrate` is true.
+    """
+    engine = create_store_engine(url)
     try:
-        metadata.create_all(engine)
+        ensure_current(engine, migrate=migrate)
     except SQLAlchemyError as exc:
+        engine.dispose()
         raise StoreError(
             f"cannot open database {engine.url.render_as_string(hide_password=True)}: "
-            f"{exc.__class__.__name__}; check that it exists and is writable"
+            f"{exc.__class__.__name__}; check that it exists, is reachable and is writable"
         ) from exc
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 

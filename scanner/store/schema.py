@@ -52,6 +52,36 @@ scans = Table(
     Column("tool_version", String(32), nullable=False),
     Column("config_sha256", String(64)),
     Column("rulepack_sha256", String(64)),
+    Column("shards", Integer),  # n for a scan collected by `collect --shard i/n`, else NULL
+    Index("ix_scans_started", "started_at"),
+)
+
+# The run lock (scanner.ops.lock): one row per held lock; cron runs never interleave.
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("holder", String(64), nullable=False),  # random token of the holding process
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("command", String(64), nullable=False),
+    Column("acquired_at", DateTime, nullable=False),
+    Column("heartbeat_at", DateTime, nullable=False),
+)
+
+# One row per shard of a sharded scan: evaluate and report wait for all of them.
+scan_shards = Table(
+    "scan_shards",
+    metadata,
+    Column("scan_id", String(64), primary_key=True),
+    Column("shard", Integer, primary_key=True),  # 1..shards
+    Column("shards", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # running | complete | partial | failed
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("targets", Integer, nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
 )
 
 # One row per configured target: which org the key pair turned out to belong to.
@@ -266,6 +296,24 @@ POPULATION_TABLES: dict[str, Table] = {
         okta_accounts,
     )
 }
+
+# Which population tables each coverage endpoint fills (resume deletes them per target).
+ENDPOINT_TABLES: dict[str, tuple[str, ...]] = {
+    "orgs": ("orgs", "org_autocreate_domains"),
+    "users": ("users", "user_roles"),
+    "roles": ("roles", "role_permissions"),
+    "permissions": ("permissions",),
+    "application_keys": ("application_keys", "application_key_scopes"),
+    "api_keys": ("api_keys",),
+    "authn_mappings": ("authn_mappings",),
+    "teams": ("teams",),
+    "org_connections": ("org_connections",),
+    "okta_accounts": ("okta_accounts",),
+}
+
+# Every table whose rows belong to one scan (by `scan_id`), for prune and re-collection.
+SCAN_TABLES: tuple[Table, ...] = (*POPULATION_TABLES.values(), targets, coverage, findings,
+                                  scan_shards)
 
 # Coverage endpoint names (INTERFACES.md), in report order.
 ENDPOINTS: tuple[str, ...] = (

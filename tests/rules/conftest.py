@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +13,6 @@ from sqlalchemy import Engine, Table, delete
 from rules import Finding, RulePack, RuleSettings, evaluate_scan, load_rulepack
 from rules.suppressions import Suppressions
 from scanner.store import schema as s
-from scanner.store.engine import open_store
 
 NOW = datetime(2026, 11, 21, 2, 0, 0)
 
@@ -202,11 +200,9 @@ def pack() -> RulePack:
 
 
 @pytest.fixture()
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    """A fresh SQLite snapshot database."""
-    eng = open_store(f"sqlite:///{tmp_path / 'snap.db'}")
-    yield eng
-    eng.dispose()
+def engine(store: Engine) -> Engine:
+    """A fresh snapshot database, on SQLite and on PostgreSQL (tests/conftest.py)."""
+    return store
 
 
 @pytest.fixture()

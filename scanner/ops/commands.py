@@ -1,0 +1,160 @@
+"""CLI commands of operations: `db upgrade|status`, `scans list`, `prune`, `collect`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from scanner.config import Config, load_config
+from scanner.errors import ConfigError
+from scanner.ops.history import ScanSummary, list_scans
+from scanner.ops.jobs import collect_job, prune_job
+from scanner.ops.shard import parse_shard
+from scanner.preflight import check_database_url
+from scanner.store import migrate
+from scanner.store.engine import create_store_engine, open_store
+
+_CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path),
+                       help="ddaudit.toml (its [scan] database and output).")
+_DATABASE = click.option("--database", help="SQLAlchemy URL of the snapshot database.")
+
+
+def _database(config_path: Path | None, database: str | None) -> tuple[str, Config | None]:
+    """The database URL from --database, else from the config (no credentials needed)."""
+    if database and config_path is None:
+        return database, None
+    if config_path is None:
+        raise ConfigError("give --database URL or --config FILE")
+    config = load_config(config_path)
+    return database or config.database, config
+
+
+@click.group("db")
+def db() -> None:
+    """Schema migrations of the snapshot database."""
+
+
+@db.command("upgrade")
+@_CONFIG
+@_DATABASE
+def db_upgrade(config_path: Path | None, database: str | None) -> None:
+    """Bring the database to this ddaudit's schema (back it up first)."""
+    url, _ = _database(config_path, database)
+    engine = create_store_engine(url)
+    try:
+        before, after = migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    click.echo(f"database upgraded from {before} to {after}" if before != after
+               else f"database already at revision {after}")
+
+
+@db.command("status")
+@_CONFIG
+@_DATABASE
+def db_status(config_path: Path | None, database: str | None) -> None:
+    """Show the database's schema revision and the one this ddaudit needs."""
+    url, _ = _database(config_path, database)
+    engine = create_store_engine(url)
+    try:
+        with engine.connect() as conn:
+            state = migrate.schema_state(conn)
+    finally:
+        engine.dispose()
+    verdict = "up to date" if state.up_to_date else "needs 'ddaudit db upgrade'"
+    click.echo(f"revision {state.label}; this ddaudit needs {state.head}: {verdict}")
+
+
+@click.group("scans")
+def scans() -> None:
+    """The history of scans in the database."""
+
+
+def _line(s: ScanSummary) -> str:
+    def t(v: object) -> str:
+        return "-" if v is None else f"{v:%Y-%m-%d %H:%M:%S}"
+    shards = f"{s.shards} shards" if s.shards else ""
+    return (f"{s.id:<24} {t(s.started_at):<19}  {t(s.finished_at):<19}  {s.status:<8} "
+            f"{s.targets:>7} {s.incomplete:>10} {s.open_findings:>6} {s.findings:>8}  {shards}")
+
+
+@scans.command("list")
+@_CONFIG
+@_DATABASE
+@click.option("--limit", type=click.IntRange(min=1), help="Only the N most recent scans.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def scans_list(config_path: Path | None, database: str | None, limit: int | None,
+               as_json: bool) -> None:
+    """List scans, newest first: id, times, status, counts."""
+    url, _ = _database(config_path, database)
+    engine = open_store(url)
+    try:
+        rows = list_scans(engine, limit)
+    finally:
+        engine.dispose()
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row.as_dict()))
+        return
+    click.echo(f"{'id':<24} {'started (UTC)':<19}  {'finished (UTC)':<19}  {'status':<8} "
+               f"{'targets':>7} {'incomplete':>10} {'open':>6} {'findings':>8}")
+    for row in rows:
+        click.echo(_line(row))
+
+
+@click.command("prune")
+@_CONFIG
+@_DATABASE
+@click.option("--output", type=click.Path(path_type=Path),
+              help="Folder holding the scans' folders (default: the config's, or ddaudit-out).")
+@click.option("--keep-days", type=click.IntRange(min=1),
+              help="Delete scans started more than N days ago (default: [scan] keep_days).")
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+def prune(config_path: Path | None, database: str | None, output: Path | None,
+          keep_days: int | None, dry_run: bool) -> None:
+    """Delete old scans' rows and output folders; the latest complete scan always stays."""
+    url, config = _database(config_path, database)
+    keep_days = keep_days or (config.keep_days if config else None)
+    if keep_days is None:
+        raise ConfigError("give --keep-days N or set [scan] keep_days in the config")
+    folder = output or (config.output if config else Path("ddaudit-out"))
+    result = prune_job(url, folder, keep_days, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{verb} {len(result.scans)} scans older than {keep_days} days"
+               + ("" if dry_run else f" ({result.rows} rows, {result.folders} folders)")
+               + (f"; kept the latest complete scan {result.kept_latest}"
+                  if result.kept_latest else ""))
+    for scan_id in result.scans if dry_run else ():
+        click.echo(f"  {scan_id}")
+
+
+@click.command("collect")
+@_CONFIG
+@_DATABASE
+@click.option("--shard", help="Collect only shard i of n (e.g. 1/3) into a shared scan.")
+@click.option("--scan", "scan_id", help="Scan id the shards share (default: one per UTC day "
+              "and config).")
+@click.option("--migrate", is_flag=True, help="Upgrade an out-of-date database schema first.")
+def collect(config_path: Path | None, database: str | None, shard: str | None,
+            scan_id: str | None, migrate: bool) -> None:
+    """Collect into the snapshot without evaluating (one shard of it with --shard)."""
+    config = load_config(config_path)
+    if database:
+        config = replace(config, database=database)
+    if scan_id and not shard:
+        raise ConfigError("--scan is only for --shard: a plain collect starts a new scan")
+    check_database_url(config.database)
+    outcome = collect_job(config, shard=parse_shard(shard) if shard else None,
+                          scan_id=scan_id, migrate=migrate)
+    where = f" shard {outcome.shard}" if outcome.shard else ""
+    state = f" (scan {outcome.scan_status})" if outcome.shard else ""
+    click.echo(f"scan {outcome.scan_id}{where} {outcome.status}: {outcome.targets} targets"
+               f"{state}")
+    sys.exit(3 if outcome.status != "complete" else 0)
+
+
+COMMANDS = (db, scans, prune, collect)

@@ -1,0 +1,146 @@
+"""Scan history and retention: `ddaudit scans list` and `ddaudit prune --keep-days N`."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, ColumnElement, Connection, Engine, delete, func, select, update
+
+from scanner.store.schema import SCAN_TABLES, coverage, findings, scans, targets
+from scanner.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+_CHUNK = 50  # scans deleted per transaction
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    """One row of `ddaudit scans list`."""
+
+    id: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    shards: int | None
+    targets: int
+    incomplete: int  # coverage rows (target, endpoint) not complete
+    open_findings: int
+    findings: int
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form (times as ISO 8601 UTC)."""
+        def iso(t: datetime | None) -> str | None:
+            return None if t is None else t.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"id": self.id, "started_at": iso(self.started_at),
+                "finished_at": iso(self.finished_at), "status": self.status,
+                "shards": self.shards, "targets": self.targets,
+                "incomplete_coverage": self.incomplete, "open_findings": self.open_findings,
+                "findings": self.findings}
+
+
+def list_scans(engine: Engine, limit: int | None = None) -> list[ScanSummary]:
+    """The most recent scans first, with their target, coverage and finding counts."""
+    with engine.connect() as conn:
+        query = select(scans).order_by(scans.c.started_at.desc(), scans.c.id.desc())
+        rows = conn.execute(query.limit(limit) if limit else query).mappings().all()
+        ids = [r["id"] for r in rows]
+        n_targets = _counts(conn, targets.c.scan_id, ids)
+        n_bad = _counts(conn, coverage.c.scan_id, ids, coverage.c.status != "complete")
+        n_open = _counts(conn, findings.c.scan_id, ids, findings.c.status == "open")
+        n_all = _counts(conn, findings.c.scan_id, ids)
+    return [ScanSummary(r["id"], r["started_at"], r["finished_at"], r["status"], r["shards"],
+                        n_targets.get(r["id"], 0), n_bad.get(r["id"], 0),
+                        n_open.get(r["id"], 0), n_all.get(r["id"], 0)) for r in rows]
+
+
+def _counts(conn: Connection, column: Column[Any], ids: Sequence[str],
+            *where: ColumnElement[bool]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start:start + 500])
+        query = select(column, func.count()).where(column.in_(chunk), *where).group_by(column)
+        out.update({str(k): int(v) for k, v in conn.execute(query).all()})
+    return out
+
+
+def latest_complete(engine: Engine) -> str | None:
+    """The id of the most recent complete scan, which retention always keeps."""
+    with engine.connect() as conn:
+        return conn.execute(select(scans.c.id).where(scans.c.status == "complete")
+                            .order_by(scans.c.started_at.desc()).limit(1)).scalar()
+
+
+@dataclass
+class PruneResult:
+    """What `prune` removed (or would remove, with dry_run)."""
+
+    scans: list[str] = field(default_factory=list)
+    rows: int = 0
+    folders: int = 0
+    kept_latest: str | None = None
+    seconds: float = 0.0
+
+
+def prune(engine: Engine, output: Path, keep_days: int, *, now: datetime | None = None,
+          dry_run: bool = False) -> PruneResult:
+    """Delete scans started more than `keep_days` ago: their rows and output folders.
+
+    Never deletes the latest complete scan, nor a scan still running.
+    """
+    began = time.perf_counter()
+    cutoff = (now or utcnow()) - timedelta(days=keep_days)
+    keep = latest_complete(engine)
+    with engine.connect() as conn:
+        old = conn.execute(select(scans.c.id).where(
+            scans.c.started_at < cutoff, scans.c.status != "running",
+        ).order_by(scans.c.started_at)).scalars().all()
+    result = PruneResult(scans=[s for s in old if s != keep], kept_latest=keep)
+    if dry_run:
+        return result
+    for start in range(0, len(result.scans), _CHUNK):
+        chunk = result.scans[start:start + _CHUNK]
+        with engine.begin() as conn:
+            for table in SCAN_TABLES:
+                result.rows += conn.execute(
+                    delete(table).where(table.c.scan_id.in_(chunk))).rowcount
+            conn.execute(delete(scans).where(scans.c.id.in_(chunk)))
+        for scan_id in chunk:
+            result.folders += _remove_folder(output, scan_id)
+    result.seconds = time.perf_counter() - began
+    log.info("pruned %d scans older than %d days (%d rows, %d folders) in %.2fs",
+             len(result.scans), keep_days, result.rows, result.folders, result.seconds)
+    return result
+
+
+def _remove_folder(output: Path, scan_id: str) -> int:
+    """Remove `<output>/<scan_id>` if it is a folder there (never anything outside)."""
+    if not scan_id or scan_id != Path(scan_id).name or scan_id.startswith("."):
+        return 0
+    folder = output / scan_id
+    if folder.is_dir() and not folder.is_symlink():
+        shutil.rmtree(folder)
+        return 1
+    return 0
+
+
+def mark_abandoned(engine: Engine) -> list[str]:
+    """Mark failed the unsharded scans left 'running' by a killed run; return their ids.
+
+    Call only while holding the global run lock: then no such scan can really be running.
+    """
+    with engine.begin() as conn:
+        stuck = conn.execute(select(scans.c.id).where(
+            scans.c.status == "running", scans.c.shards.is_(None))).scalars().all()
+        if stuck:
+            conn.execute(update(scans).where(scans.c.id.in_(stuck))
+                         .values(status="failed", finished_at=utcnow()))
+    for scan_id in stuck:
+        log.warning("scan %s was left running by a run that died; marked failed", scan_id)
+    return list(stuck)

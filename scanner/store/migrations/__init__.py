@@ -1,0 +1,1 @@
+"""Alembic migrations of the snapshot schema, shipped inside the package."""

@@ -1,0 +1,1 @@
+"""Tests of operations: run lock, history and retention, resume, shards, both backends."""

@@ -1,0 +1,1 @@
+"""Tests of the snapshot store: migrations, writer, both backends."""
