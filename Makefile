@@ -19,6 +19,7 @@ demo: $(STAMP)
 
 test: $(STAMP) lint
 	sh scripts/ensure-postgres.sh
+	sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -98,7 +98,10 @@ def build_context(
 ) -> ReportContext:
     """Join the scan with rule metadata, the diff and the suppressions in force."""
     infos = _rule_infos(report.findings, pack)
-    results = tuple(_rule_result(info, report.findings, disabled_rules) for info in infos)
+    counts: dict[tuple[str, str], int] = {}
+    for f in report.findings:
+        counts[(f.rule_id, f.status)] = counts.get((f.rule_id, f.status), 0) + 1
+    results = tuple(_rule_result(info, counts, disabled_rules) for info in infos)
     entries, known = _suppressions(report, suppressions)
     return ReportContext(
         report=report,
@@ -135,12 +138,9 @@ def _rule_infos(findings: Sequence[FindingRow], pack: RulePack | None) -> list[R
 
 
 def _rule_result(
-    info: RuleInfo, findings: Sequence[FindingRow], disabled: frozenset[str]
+    info: RuleInfo, by_status: Mapping[tuple[str, str], int], disabled: frozenset[str]
 ) -> RuleResult:
-    counts = {"open": 0, "suppressed": 0, "not_assessed": 0}
-    for f in findings:
-        if f.rule_id == info.id and f.status in counts:
-            counts[f.status] += 1
+    counts = {s: by_status.get((info.id, s), 0) for s in ("open", "suppressed", "not_assessed")}
     if counts["open"]:
         status = "fail"
     elif counts["not_assessed"]:

@@ -205,7 +205,10 @@ def conclude_scan(config: Config, engine: Engine, scan_id: str, evaluation: Eval
         status = collect()
         findings = evaluation.run(engine, scan_id)
         finish_scan(engine, scan_id)
-        report = reports.write_reports(engine, scan_id, config.output / scan_id)
+        report = reports.write_reports(
+            engine, scan_id, config.output / scan_id, pack=evaluation.pack,
+            suppressions=evaluation.suppressions, disabled_rules=evaluation.settings.disabled,
+            signing_key=config.signing_key)
     except BaseException:
         fail_scan(engine, scan_id)
         raise

@@ -1,0 +1,185 @@
+"""report.html in a real browser: no console error, no request, working filters, CSP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser import browser, unavailable_reason
+from report_seed import HOSTILE, SCAN_ID, Seed, insert_seed
+
+from reports import write_reports
+from scanner.demo import run_demo
+from scanner.store.engine import open_store
+
+pytestmark = pytest.mark.slow
+
+_REASON = unavailable_reason()
+if _REASON is not None:
+    pytest.skip(f"BROWSER TESTS SKIPPED: {_REASON}", allow_module_level=True)
+
+
+@dataclass
+class Visit:
+    """One page load with everything it logged and asked the network for."""
+
+    page: Any
+    console_errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def chromium(demo_report: Path) -> Iterator[Any]:
+    # After the demo: playwright's sync API keeps an event loop running in this thread,
+    # and the demo's scan needs asyncio.run().
+    with browser() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report of `ddaudit demo`, scanned twice so it has a previous scan to compare."""
+    out = tmp_path_factory.mktemp("demo")
+    run_demo(out)
+    outcome = run_demo(out)
+    assert outcome.report is not None
+    return outcome.report
+
+
+@pytest.fixture
+def visit(chromium: Any) -> Iterator[Any]:
+    contexts: list[Any] = []
+
+    def open_page(path: Path, *, javascript: bool = True) -> Visit:
+        context = chromium.new_context(java_script_enabled=javascript)
+        contexts.append(context)
+        page = context.new_page()
+        seen = Visit(page)
+        page.on("console", lambda m: seen.console_errors.append(m.text)
+                if m.type == "error" else None)
+        page.on("pageerror", lambda e: seen.console_errors.append(str(e)))
+        page.on("request", lambda r: seen.requests.append(r.url))
+        page.on("dialog", lambda d: (seen.dialogs.append(d.message), d.dismiss()))
+        page.on("requestfailed", lambda r: seen.failed.__setitem__(r.url, r.failure or ""))
+        page.goto(path.resolve().as_uri(), wait_until="load")
+        return seen
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def _until(page: Any, condition: str, timeout: float = 5.0) -> None:
+    """Poll a JS condition from outside the page (the page's CSP forbids eval)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(condition):
+        assert time.monotonic() < deadline, f"timed out waiting for {condition}"
+        page.wait_for_timeout(20)
+
+
+def _rows(page: Any) -> int:
+    return int(page.locator("#explorer-rows tr").count())
+
+
+def _matching(page: Any) -> int:
+    return int(page.evaluate("window.ddauditExplorer.matched()"))
+
+
+def test_demo_report_loads_clean_and_offline(visit: Any, demo_report: Path) -> None:
+    seen = visit(demo_report)
+    page = seen.page
+    assert seen.console_errors == []
+    assert seen.requests == [demo_report.resolve().as_uri()]  # the file itself, nothing else
+    assert page.locator("#explorer-ui").is_visible()
+    total = _matching(page)
+    assert total > 0 and _rows(page) == min(total, 100)
+    assert "matching findings" in page.locator("#explorer-count").inner_text()
+    assert page.locator("#summary").is_visible() and page.locator("#rules section").count() >= 28
+
+
+def test_filters_search_and_sort_change_the_rows(visit: Any, demo_report: Path) -> None:
+    page = visit(demo_report).page
+    total = _matching(page)
+    page.select_option("#f-severity", label=_label(page, "#f-severity", "critical"))
+    critical = _matching(page)
+    assert 0 < critical < total
+    badges = page.locator("#explorer-rows tr td:first-child .badge").all_inner_texts()
+    assert badges and set(badges) == {"critical"}
+    page.click("#f-reset")
+    assert _matching(page) == total
+    # Free-text search on a resource name taken from the page itself.
+    name = page.locator("#explorer-rows tr").nth(3).locator("td").nth(6).locator(
+        "code").inner_text()
+    page.fill("#f-search", name)
+    _until(page, f"window.ddauditExplorer.matched() < {total}")
+    rows = page.locator("#explorer-rows tr").all_inner_texts()
+    assert rows and all(name.lower() in r.lower() for r in rows)
+    page.fill("#f-search", "no-such-thing-anywhere-\u2603")
+    _until(page, "window.ddauditExplorer.matched() === 0")
+    assert "No finding matches" in page.locator("#explorer-count").inner_text()
+    page.click("#f-reset")
+    page.select_option("#f-sort", "rule")
+    rules = page.locator("#explorer-rows tr td:nth-child(3) code").all_inner_texts()
+    assert rules == sorted(rules) and _matching(page) == total
+    if total > 100:
+        page.click("#p-next")
+        assert "Showing 101" in page.locator("#explorer-count").inner_text()
+    else:
+        assert page.locator("#p-next").is_disabled()
+
+
+def _label(page: Any, select: str, prefix: str) -> str:
+    labels = page.locator(f"{select} option").all_inner_texts()
+    return str(next(label for label in labels if label.startswith(prefix)))
+
+
+def test_csp_blocks_an_injected_inline_script(
+    visit: Any, demo_report: Path, tmp_path: Path
+) -> None:
+    html = demo_report.read_text(encoding="utf-8")
+    injected = html.replace(
+        "</footer>",
+        "</footer><script>window.__pwned = 1; document.title = 'pwned';</script>"
+        "<img src=x onerror=\"window.__pwned = 2\">", 1,
+    )
+    path = tmp_path / "report.html"
+    path.write_text(injected, encoding="utf-8")
+    seen = visit(path)
+    page = seen.page
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert page.title() != "pwned"
+    assert any("Content Security Policy" in e for e in seen.console_errors)
+    # img-src 'none': the planted image is refused before it reaches any network.
+    others = [u for u in seen.requests if u != path.resolve().as_uri()]
+    assert all("csp" in seen.failed.get(u, "").lower() for u in others), seen.failed
+    assert _matching(page) > 0  # our own hashed script still runs
+
+
+def test_hostile_names_stay_text_in_the_browser(visit: Any, tmp_path: Path) -> None:
+    engine = open_store(f"sqlite:///{tmp_path / 'hostile.db'}")
+    insert_seed(engine, Seed(org_names=(HOSTILE, HOSTILE), resource_name=HOSTILE,
+                             detail=f"Key {HOSTILE} detail."))
+    report = write_reports(engine, SCAN_ID, tmp_path / "out")
+    engine.dispose()
+    seen = visit(report)
+    page = seen.page
+    assert seen.dialogs == [] and seen.console_errors == []
+    assert page.locator("img").count() == 0
+    assert page.locator("script").count() == 2
+    assert HOSTILE in page.locator("#explorer-rows").inner_text()
+    page.fill("#f-search", "<script>")
+    _until(page, "window.ddauditExplorer.matched() === 10")
+
+
+def test_report_reads_with_javascript_off(visit: Any, demo_report: Path) -> None:
+    page = visit(demo_report, javascript=False).page
+    assert page.locator("#summary").is_visible() and page.locator("#coverage").is_visible()
+    assert page.locator("#rules section").first.is_visible()
+    assert not page.locator("#explorer-ui").is_visible()
+    assert "needs JavaScript" in page.locator("#explorer").inner_text()
