@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean bench-collect
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(BIN)/ruff check scanner rules reports tests $(wildcard bench)
 	$(BIN)/mypy
+	$(BIN)/mypy --strict bench/collect.py bench/ours.py bench/peer.py bench/simproc.py
+
+bench-collect: $(STAMP)
+	$(BIN)/python bench/collect.py
 
 clean:
 	rm -rf $(VENV) ddaudit-demo ddaudit-out *.db

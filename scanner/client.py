@@ -9,22 +9,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import random
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from scanner.config import Target
 from scanner.errors import APIError, ForbiddenError, RateLimitedError
+from scanner.paging import PAGE_SIZE, FanOut, Page, as_page, page_total, pages_for
 from scanner.sites import api_base_url
 from scanner.throttle import OrgThrottle
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 100  # the API's maximum; a larger page[size] is a 400
+FAN_OUT = 8  # pages of one listing in flight at once, once its total is known
+MAX_IN_FLIGHT = 8  # requests of one org on the wire at once (its share of the sockets)
 
 
 @dataclass(frozen=True)
@@ -54,15 +55,6 @@ class RetryPolicy:
 
 
 @dataclass
-class Page:
-    """One page of a list endpoint: its items, `included` objects and `meta`."""
-
-    data: list[dict[str, Any]]
-    included: list[dict[str, Any]] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
 class ClientStats:
     """Request counters for one client (one target)."""
 
@@ -82,11 +74,14 @@ class DatadogClient:
         allow_custom_endpoints: bool = False,
         policy: RetryPolicy | None = None,
         throttle: OrgThrottle | None = None,
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self._session = session
         self._target = target
         self._policy = policy or RetryPolicy()
         self.throttle = throttle or OrgThrottle()
+        # A slow org holds at most this many sockets, so it never starves the others.
+        self._wire = asyncio.Semaphore(max_in_flight)
         if target.api_url and allow_custom_endpoints:
             self.base_url = target.api_url.rstrip("/")
         else:
@@ -100,15 +95,19 @@ class DatadogClient:
             "Accept": "application/json",
         }
 
-    async def get(self, path: str, params: Mapping[str, str | int] | None = None) -> Any:
-        """GET `path` and return its decoded JSON body; raise an APIError when it fails."""
+    async def get(self, path: str, params: Mapping[str, str | int] | None = None,
+                  *, like: str | None = None) -> Any:
+        """GET `path` and return its decoded JSON body; raise an APIError when it fails.
+
+        `like`: an endpoint whose rate-limit bucket `path` is expected to share.
+        """
         url = self.base_url + path
         query = {k: str(v) for k, v in (params or {}).items()}
         attempt = 0
         while True:
             attempt += 1
             try:
-                result = await self._once(path, url, query, attempt)
+                result = await self._once(path, url, query, attempt, like)
             except _Retry as retry:
                 if attempt >= self._policy.max_attempts:
                     if retry.status == 429:
@@ -123,14 +122,15 @@ class DatadogClient:
                 continue
             return result
 
-    async def _once(self, path: str, url: str, query: dict[str, str], attempt: int) -> Any:
+    async def _once(self, path: str, url: str, query: dict[str, str], attempt: int,
+                    like: str | None) -> Any:
         timeout = aiohttp.ClientTimeout(total=self._policy.timeout)
-        ticket = await self.throttle.acquire(path)
+        ticket = await self.throttle.acquire(path, like=like)
         status: int | None = None
         headers: Mapping[str, str] = {}
         self.stats.requests += 1
         try:
-            async with self._session.get(
+            async with self._wire, self._session.get(
                 url, params=query, headers=self._headers(), timeout=timeout,
                 allow_redirects=False,
             ) as resp:
@@ -159,43 +159,62 @@ class DatadogClient:
         except (ValueError, UnicodeDecodeError):
             raise _Retry(status, "malformed JSON body", self._policy.backoff(attempt)) from None
 
-    async def get_page(self, path: str, params: Mapping[str, str | int] | None = None) -> Page:
+    async def get_page(self, path: str, params: Mapping[str, str | int] | None = None,
+                       *, like: str | None = None) -> Page:
         """GET a JSON:API document and wrap it as a Page."""
-        body = await self.get(path, params)
-        return _as_page(body, path)
+        body = await self.get(path, params, like=like)
+        return as_page(body, path)
 
     async def pages_by_number(
         self, path: str, params: Mapping[str, str | int] | None = None,
-        *, total_of: str = "total_count", fan_out: int = 8,
+        *, total_of: str = "total_count", fan_out: int = FAN_OUT, like: str | None = None,
     ) -> AsyncIterator[Page]:
         """Yield every page of a 0-based `page[number]` listing, PAGE_SIZE items a page.
 
         Once the first page reports the API's total, the remaining pages are fetched
-        concurrently (`fan_out` at a time) and yielded as they arrive. Without a total,
-        or when the last expected page is still full (the total grew), paging goes on
+        concurrently (`fan_out` at a time) and yielded as they arrive; if a later page
+        reports a larger total, the pages it adds are fetched too (the caller sees the
+        totals change and marks the listing partial). Without a total, paging goes on
         one page at a time until a short page.
         """
 
         def query(number: int) -> dict[str, str | int]:
             return {**(params or {}), "page[size]": PAGE_SIZE, "page[number]": number}
 
-        first = await self.get_page(path, query(0))
-        yield first
-        if len(first.data) < PAGE_SIZE:
-            return
+        def fetch(number: int) -> Awaitable[Page]:
+            return self.get_page(path, query(number), like=like)
+
+        first = await fetch(0)
         total = page_total(first.meta, total_of)
-        number, previous = 1, first
-        if total is not None:
-            last = max(0, math.ceil(total / PAGE_SIZE) - 1)
-            async for number, page in self._fetch_concurrently(path, query, 1, last, fan_out):
-                yield page
-                if number == last:
-                    previous = page
-            if len(previous.data) < PAGE_SIZE or last == 0:
-                return
-            number = last + 1
+        if len(first.data) < PAGE_SIZE or total is None:
+            yield first
+            if len(first.data) == PAGE_SIZE:
+                async for page in self._pages_one_by_one(path, query, first, like):
+                    yield page
+            return
+        fetched = pages_for(total) - 1  # pages 1..fetched are asked for
+        fan = FanOut(fetch, range(1, fetched + 1), fan_out)  # before page 0 is processed
+        try:
+            yield first
+            while True:
+                async for _, page in fan.results():
+                    yield page
+                    grown = page_total(page.meta, total_of)
+                    total = max(total, grown) if grown is not None else total
+                if (last := pages_for(total) - 1) <= fetched:
+                    return
+                fan = FanOut(fetch, range(fetched + 1, last + 1), fan_out)
+                fetched = last
+        finally:
+            await fan.cancel()
+
+    async def _pages_one_by_one(
+        self, path: str, query: Callable[[int], dict[str, str | int]], previous: Page,
+        like: str | None,
+    ) -> AsyncIterator[Page]:
+        number = 1
         while True:
-            page = await self.get_page(path, query(number))
+            page = await self.get_page(path, query(number), like=like)
             if page.data and _ids(page) == _ids(previous):
                 raise APIError(f"GET {path}: page {number} repeats page {number - 1} "
                                "(pagination loop)")
@@ -203,34 +222,6 @@ class DatadogClient:
             if len(page.data) < PAGE_SIZE:
                 return
             number, previous = number + 1, page
-
-    async def _fetch_concurrently(
-        self, path: str, query: Callable[[int], dict[str, str | int]],
-        start: int, stop: int, width: int,
-    ) -> AsyncIterator[tuple[int, Page]]:
-        """Fetch pages start..stop with at most `width` in flight; yield as they complete."""
-        numbers = iter(range(start, stop + 1))
-        running: dict[asyncio.Task[Page], int] = {}
-
-        def launch() -> None:
-            for number in numbers:
-                running[asyncio.ensure_future(self.get_page(path, query(number)))] = number
-                if len(running) >= width:
-                    return
-
-        launch()
-        try:
-            while running:
-                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for task in sorted(done, key=running.__getitem__):
-                    number = running.pop(task)
-                    yield number, task.result()
-                launch()
-        finally:
-            for task in running:
-                task.cancel()
-            if running:
-                await asyncio.gather(*running, return_exceptions=True)
 
     async def pages_by_offset(self, path: str, *, limit: int = 1000) -> AsyncIterator[Page]:
         """Yield every page of a `limit`/`offset` listing (org connections)."""
@@ -252,31 +243,6 @@ class _Retry(Exception):
         self.wait = wait
 
 
-def page_total(meta: Mapping[str, Any], key: str) -> int | None:
-    """Read `meta.page.<key>` (falling back to the other total) as an int, if present."""
-    page = meta.get("page") if isinstance(meta, Mapping) else None
-    if not isinstance(page, Mapping):
-        return None
-    for name in (key, "total_filtered_count", "total_count"):
-        value = page.get(name)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return None
-
-
-def _as_page(body: Any, path: str) -> Page:
-    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-        raise APIError(f"GET {path}: response has no 'data' list")
-    included = body.get("included")
-    meta = body.get("meta")
-    return Page(
-        data=[d for d in body["data"] if isinstance(d, dict)],
-        included=[i for i in included if isinstance(i, dict)] if isinstance(included, list)
-        else [],
-        meta=meta if isinstance(meta, dict) else {},
-    )
-
-
 def _ids(page: Page) -> list[object]:
     return [item.get("id") for item in page.data]
 
@@ -289,3 +255,8 @@ def _error_text(body: bytes) -> str:
     except (ValueError, AttributeError, UnicodeDecodeError):
         pass
     return "no error detail"
+
+
+
+__all__ = ["MAX_IN_FLIGHT", "PAGE_SIZE", "ClientStats", "DatadogClient", "Page", "RetryPolicy",
+           "page_total"]

@@ -66,7 +66,8 @@ async def collect_all(
 
     `collector` collects one target (the default: every endpoint; resume passes its own).
     """
-    connector = aiohttp.TCPConnector(limit=64, limit_per_host=16)
+    # Every org of a site shares its host; each client caps its own org at MAX_IN_FLIGHT.
+    connector = aiohttp.TCPConnector(limit=256, limit_per_host=0)
     async with aiohttp.ClientSession(connector=connector, trust_env=False) as session, \
             SnapshotWriter(engine) as writer:
         contexts = [

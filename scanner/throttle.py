@@ -3,10 +3,21 @@
 Datadog limits each org per bucket (X-RateLimit-Name) in fixed windows, and the budget is
 shared with the org's other automation. Each target gets one `OrgThrottle`; inside it,
 each bucket admits a request only while the bucket's remaining budget, less the requests
-already in flight, stays above the reserved headroom (default 20% of the limit). Until an
-endpoint's bucket is known, one probe request at a time learns it. asyncio-throttle's
-sliding window caps the target's overall request rate as a floor of politeness for
-endpoints that send no headers at all.
+already in flight, stays above the reserved headroom (default 20% of the limit).
+
+Windows. Every answer's Reset gives an upper bound on when the window closes; the
+earliest such bound of the window is kept. When it passes, one probe request opens the
+next window (an "epoch") and the others wait for its headers, so a window another client
+has already spent costs one request, not a burst of 429s. Answers to requests of an
+older epoch are not taken for news of the current window.
+
+Unknown endpoints. Until an endpoint's bucket is known, one probe at a time learns it,
+and while any such probe is in flight it counts against every known bucket of the org
+(it may belong to any of them). A caller may name a sibling endpoint (`like`) whose
+bucket a new endpoint is expected to share; it is then paced as that bucket at once.
+
+asyncio-throttle's sliding window caps the org's overall request rate, a floor of
+politeness for endpoints that send no headers at all. Orgs share nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +34,13 @@ from asyncio_throttle.throttler import Throttler
 
 _ID_SEGMENT = re.compile(r"/(?=[^/]*\d)[0-9a-fA-F-]{8,}(?=/|$)")
 
+# The shortest wait for a window the server says resets "in 0 seconds" (integer header).
+MIN_WINDOW_WAIT = 0.1
+# How long a 429 without any header is taken to spend its bucket.
+HEADERLESS_429_WAIT = 1.0
+# Wake-up spread so the waiters of one bucket do not all fire in the same instant.
+WAKE_JITTER = 0.005
+
 
 def endpoint_key(path: str) -> str:
     """The path with ids replaced, so every service account's key listing shares a key."""
@@ -38,8 +56,9 @@ class Bucket:
     period: float
     remaining: int
     reset_at: float
+    epoch: int = 0  # windows opened by our probes
     in_flight: int = 0
-    probe: asyncio.Event | None = None  # set while one request re-learns a new window
+    probe: asyncio.Event | None = None  # set while one request opens a new window
 
     def reserve(self, headroom: float) -> int:
         """Requests of each window left for the org's other clients."""
@@ -53,6 +72,7 @@ class Ticket:
     endpoint: str
     bucket: Bucket | None
     probe: bool = False
+    epoch: int = 0
 
 
 @dataclass
@@ -61,11 +81,8 @@ class ThrottleStats:
 
     waits: int = 0
     waited_seconds: float = 0.0
+    probes: int = 0
     buckets: dict[str, int] = field(default_factory=dict)  # name -> limit seen
-
-
-# The shortest wait for a window the server says resets "in 0 seconds" (integer header).
-MIN_WINDOW_WAIT = 0.1
 
 
 class OrgThrottle:
@@ -86,14 +103,22 @@ class OrgThrottle:
         self._buckets: dict[str, Bucket] = {}
         self._by_endpoint: dict[str, Bucket] = {}
         self._probing: dict[str, asyncio.Event] = {}
+        self._unknown = 0  # probes in flight whose bucket is not known yet
         self._headerless: set[str] = set()  # endpoints that answered without limits
+        self._changed = asyncio.Event()
         self.stats = ThrottleStats()
 
-    async def acquire(self, path: str) -> Ticket:
+    def bucket(self, name: str) -> Bucket | None:
+        """What is known of the bucket called `name`, if anything."""
+        return self._buckets.get(name)
+
+    async def acquire(self, path: str, *, like: str | None = None) -> Ticket:
         """Wait until a request to `path` fits its bucket's budget; return its ticket."""
         key = endpoint_key(path)
         while True:
             bucket = self._by_endpoint.get(key)
+            if bucket is None and like is not None:
+                bucket = self._by_endpoint.get(endpoint_key(like))
             if bucket is None and key in self._headerless:
                 await self._under_ceiling()
                 return Ticket(key, None)
@@ -104,6 +129,8 @@ class OrgThrottle:
                     await probe.wait()
                     continue
                 self._probing[key] = asyncio.Event()
+                self._unknown += 1
+                self.stats.probes += 1
                 await self._under_ceiling()
                 return Ticket(key, None, probe=True)
             if bucket.probe is not None:
@@ -111,19 +138,28 @@ class OrgThrottle:
                 continue
             now = self._clock()
             if now >= bucket.reset_at:
-                # Our estimate says a new window opened: one request confirms it.
+                # The window has closed: one request opens (and reads) the next.
                 bucket.probe = asyncio.Event()
+                bucket.epoch += 1
+                bucket.in_flight += 1
+                self.stats.probes += 1
+                await self._under_ceiling()
+                return Ticket(key, bucket, probe=True, epoch=bucket.epoch)
+            if bucket.remaining - bucket.in_flight - self._unknown > bucket.reserve(self.headroom):
                 bucket.in_flight += 1
                 await self._under_ceiling()
-                return Ticket(key, bucket, probe=True)
-            if bucket.remaining - bucket.in_flight > bucket.reserve(self.headroom):
-                bucket.in_flight += 1
-                await self._under_ceiling()
-                return Ticket(key, bucket)
-            delay = bucket.reset_at - now + random.uniform(0.0, 0.02)
-            self.stats.waits += 1
-            self.stats.waited_seconds += delay
-            await asyncio.sleep(delay)
+                return Ticket(key, bucket, epoch=bucket.epoch)
+            await self._wait(bucket.reset_at - now + random.uniform(0.0, WAKE_JITTER))
+
+    async def _wait(self, timeout: float) -> None:
+        """Sleep until the window closes or any answer of this org changes the picture."""
+        self.stats.waits += 1
+        started = self._clock()
+        try:
+            await asyncio.wait_for(self._changed.wait(), max(0.0, timeout))
+        except TimeoutError:
+            pass
+        self.stats.waited_seconds += self._clock() - started
 
     async def _under_ceiling(self) -> None:
         await self._ceiling.acquire()  # type: ignore[no-untyped-call]
@@ -133,19 +169,26 @@ class OrgThrottle:
         bucket = ticket.bucket
         if bucket is not None:
             bucket.in_flight -= 1
+        elif ticket.probe:
+            self._unknown -= 1
         learned = self._learn(ticket, headers, status)
         if learned is None and bucket is None and status is not None and status < 429:
             self._headerless.add(ticket.endpoint)
+        if learned is None and bucket is not None:
+            if status == 429:  # a 429 without headers: the window is spent for a while
+                bucket.remaining = 0
+                bucket.reset_at = max(bucket.reset_at, self._clock() + HEADERLESS_429_WAIT)
+            elif ticket.probe:  # no headers this time: keep the old window's budget
+                bucket.reset_at = self._clock() + bucket.period
         if ticket.probe:
-            event = self._probing.pop(ticket.endpoint, None) if bucket is None else bucket.probe
-            if bucket is not None:
-                if learned is None:  # no headers this time: keep the old window's budget
-                    bucket.reset_at = self._clock() + bucket.period
-                bucket.probe = None
+            if bucket is None:
+                event = self._probing.pop(ticket.endpoint, None)
+            else:
+                event, bucket.probe = bucket.probe, None
             if event is not None:
                 event.set()
-        if learned is None and bucket is not None and status == 429:
-            bucket.remaining = 0  # a 429 without headers: the window is spent
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     def _learn(self, ticket: Ticket, headers: Mapping[str, str],
                status: int | None) -> Bucket | None:
@@ -158,20 +201,23 @@ class OrgThrottle:
         if remaining is None or status == 429:
             remaining = 0 if status == 429 else limit
         reset = _float(headers.get("X-RateLimit-Reset"))
-        now = self._clock()
-        reset_at = now + max(MIN_WINDOW_WAIT, reset if reset is not None else period)
+        reset_at = self._clock() + max(MIN_WINDOW_WAIT, reset if reset is not None else period)
         bucket = self._buckets.get(name)
         if bucket is None:
             bucket = Bucket(name, limit, period, remaining, reset_at)
             self._buckets[name] = bucket
             self.stats.buckets[name] = limit
-        elif ticket.probe or status == 429 or reset_at > bucket.reset_at + 1.0:
-            # The answer to a probe, a 429, or a clearly later reset: a fresh window view.
+        elif ticket.bucket is bucket and ticket.epoch != bucket.epoch:
+            pass  # an answer from a window we have already left behind
+        elif (ticket.probe and ticket.bucket is bucket) or status == 429:
+            # The answer that opened this window, or a 429: a fresh view of the window.
             bucket.limit, bucket.period = limit, period
             bucket.remaining, bucket.reset_at = remaining, reset_at
         else:
-            # Same window; responses arrive out of order, so the lowest count is the newest.
+            # Same window; answers arrive out of order, so the lowest count is the newest,
+            # and every Reset bounds the window's end from above: keep the earliest.
             bucket.remaining = min(bucket.remaining, remaining)
+            bucket.reset_at = min(bucket.reset_at, reset_at)
         self._by_endpoint[ticket.endpoint] = bucket
         self._headerless.discard(ticket.endpoint)
         return bucket

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
 from scanner.client import Page, page_total
@@ -18,6 +19,7 @@ from scanner.collect.base import (
     leak_of,
     raw_json,
     rel_id,
+    rows_of,
 )
 from scanner.errors import APIError, ForbiddenError
 from scanner.timeutil import parse_timestamp
@@ -67,7 +69,8 @@ async def _per_service_account(ctx: TargetContext, tally: Tally, cause: Forbidde
                 if first:
                     tally.add_expected(page_total(page.meta, "total_filtered_count"))
                     first = False
-                rows = _key_rows(ctx, tally, page, listing="service_account", owner=account_id)
+                rows = await rows_of(partial(_key_rows, listing="service_account",
+                                             owner=account_id), ctx, tally, page)
                 for table, batch in rows.items():
                     await ctx.writer.put(table, batch)
 

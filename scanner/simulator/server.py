@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -17,11 +15,17 @@ from aiohttp import web
 
 from scanner.simulator import handlers as h
 from scanner.simulator import handlers_keys as hk
-from scanner.simulator.model import Estate, SimTarget
+from scanner.simulator.limits import LimitCounters, RateLimiter, RateLimits
+from scanner.simulator.model import Estate, Org, SimTarget
 from scanner.simulator.paging import BadRequest
+from scanner.simulator.thread import SimulatorThread
 from scanner.timeutil import utcnow
 
 Handler = Callable[[h.Ctx], h.Answer]
+# Awaited with (target, request) for every authenticated request, before its limits.
+Hook = Callable[[SimTarget, web.Request], Awaitable[None]]
+HTML_429 = ("<html><head><title>429 Too Many Requests</title></head><body><center>"
+            "<h1>429 Too Many Requests</h1></center></body></html>")
 
 
 @dataclass(frozen=True)
@@ -70,8 +74,21 @@ def _json(status: int, body: object, headers: dict[str, str] | None = None) -> w
     )
 
 
+def _sizes(org: Org) -> tuple[int, ...]:
+    return (len(org.users), len(org.roles), len(org.app_keys), len(org.api_keys),
+            len(org.mappings), len(org.teams), len(org.connections), len(org.okta_accounts))
+
+
 class SimulatedDatadog:
-    """The fake API for every site of `estate` (`async with SimulatedDatadog(estate) as sim`)."""
+    """The fake API for every site of `estate` (`async with SimulatedDatadog(estate) as sim`).
+
+    `limits` sets each bucket's fixed-window limit (see `limits.py`); `latency` delays
+    every authenticated request by that many seconds (half on the way in, half on the way
+    out), `org_latency` overrides it per org public id; `hooks` run before each request.
+    `sites` serves only those sites of the estate (one process per site, say). `cache`
+    keeps each answer's body for the next identical request while the org's populations
+    keep their sizes (for benchmarks: rendering is then no longer what is measured).
+    """
 
     def __init__(
         self,
@@ -80,24 +97,44 @@ class SimulatedDatadog:
         host: str = "127.0.0.1",
         ports: dict[str, int] | None = None,
         now: datetime | None = None,
-        rate_limit: int = 6000,
-        rate_period: int = 60,
+        limits: RateLimits | None = None,
+        latency: float = 0.0,
+        org_latency: Mapping[str, float] | None = None,
+        sites: Sequence[str] | None = None,
+        cache: bool = False,
     ) -> None:
         self.estate = estate
         self.host = host
         self.now = now or estate.now or utcnow()
-        self.rate_limit, self.rate_period = rate_limit, rate_period
+        self.limiter = RateLimiter(limits)
+        self.latency = latency
+        self.org_latency = dict(org_latency or {})
+        self.hooks: list[Hook] = []
+        self.sites = list(sites) if sites is not None else estate.sites
+        self.cache = cache
+        self._cache: dict[tuple[object, ...], tuple[int, str]] = {}
+        self.rendered = 0  # answers built rather than taken from the cache
         self.request_count = 0
         self.requests: Counter[tuple[str, str]] = Counter()
         self._ports = dict(ports or {})
         self._runners: dict[str, web.AppRunner] = {}
         self._urls: dict[str, str] = {}
-        self._windows: dict[tuple[str, str], tuple[float, int]] = {}
+
+    @property
+    def counters(self) -> LimitCounters:
+        """Requests, 429s and window peaks per (org, bucket)."""
+        return self.limiter.counters
+
+    def reset_counters(self) -> None:
+        """Zero every counter and close every rate-limit window."""
+        self.limiter.reset()
+        self.requests.clear()
+        self.request_count = 0
 
     # ---- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
         """Open one listener per site (port 0 = a free port)."""
-        for site in self.estate.sites:
+        for site in self.sites:
             app = web.Application(middlewares=[self._middleware])
             for route in ROUTES:
                 app.router.add_get(route.path, self._endpoint(route, site))
@@ -147,22 +184,6 @@ class SimulatedDatadog:
                 return t
         return None
 
-    def _rate_headers(self, org: str, bucket: str) -> tuple[dict[str, str], bool]:
-        now = time.monotonic()
-        start, used = self._windows.get((org, bucket), (now, 0))
-        if now - start >= self.rate_period:
-            start, used = now, 0
-        used += 1
-        self._windows[(org, bucket)] = (start, used)
-        reset = max(1, int(self.rate_period - (now - start)))
-        return {
-            "X-RateLimit-Limit": str(self.rate_limit),
-            "X-RateLimit-Period": str(self.rate_period),
-            "X-RateLimit-Remaining": str(max(0, self.rate_limit - used)),
-            "X-RateLimit-Reset": str(reset),
-            "X-RateLimit-Name": bucket,
-        }, used > self.rate_limit
-
     def _endpoint(
         self, route: Route, site: str
     ) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -176,26 +197,44 @@ class SimulatedDatadog:
             if target is None:
                 return _json(403, {"errors": ["Forbidden"]})
             self.requests[(target.org_public_id, request.path)] += 1
-            headers, limited = self._rate_headers(target.org_public_id, route.rate_bucket)
-            if limited:
-                return _json(429, {"errors": ["Too many requests"]}, headers)
-            if route.permissions and not set(route.permissions) & target.permissions:
-                return _json(403, {"errors": ["Forbidden"]}, headers)
-            ctx = h.Ctx(
-                self.estate,
-                self.estate.org(target.org_public_id),
-                target,
-                request.query,
-                request.match_info,
-                self.now,
-            )
+            for hook in list(self.hooks):
+                await hook(target, request)
+            delay = self.org_latency.get(target.org_public_id, self.latency) / 2
+            if delay > 0:
+                await asyncio.sleep(delay)
+            response = self._answer(route, target, request)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            return response
+
+        return handle
+
+    def _answer(self, route: Route, target: SimTarget, request: web.Request) -> web.Response:
+        verdict = self.limiter.admit(target.org_public_id, route.rate_bucket)
+        headers = verdict.headers
+        if verdict.html:
+            return web.Response(status=429, text=HTML_429, content_type="text/html",
+                                headers=headers)
+        if verdict.limited:
+            return _json(429, {"errors": ["Too many requests"]}, headers)
+        if route.permissions and not set(route.permissions) & target.permissions:
+            return _json(403, {"errors": ["Forbidden"]}, headers)
+        org = self.estate.org(target.org_public_id)
+        query = tuple(sorted(i for i in request.query.items() if i != ("page[number]", "0")))
+        key = (org.public_id, request.path, query, _sizes(org))
+        cached = self._cache.get(key) if self.cache else None
+        if cached is None:
+            self.rendered += 1
+            ctx = h.Ctx(self.estate, org, target, request.query, request.match_info, self.now)
             try:
                 status, body = route.handler(ctx)
             except BadRequest as exc:
-                return _json(400, {"errors": [str(exc)]}, headers)
-            return _json(status, body, headers)
-
-        return handle
+                status, body = 400, {"errors": [str(exc)]}
+            cached = (status, json.dumps(body, separators=(",", ":")))
+            if self.cache:
+                self._cache[key] = cached
+        return web.Response(status=cached[0], text=cached[1], content_type="application/json",
+                            headers=headers)
 
     @web.middleware
     async def _middleware(
@@ -208,57 +247,3 @@ class SimulatedDatadog:
             return _json(404, {"errors": ["Not found"]})
         except web.HTTPMethodNotAllowed:
             return _json(405, {"errors": ["Method not allowed"]})
-
-
-class SimulatorThread:
-    """A SimulatedDatadog running on its own event loop in a daemon thread."""
-
-    def __init__(self, sim: SimulatedDatadog) -> None:
-        self.sim = sim
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="ddaudit-simulator", daemon=True)
-        self._thread.start()
-        self._ready.wait(30)
-        if self._error is not None:
-            raise self._error
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self.sim.start())
-        except BaseException as exc:  # reported to the starting thread
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(self.sim.stop())
-        self._loop.close()
-
-    @property
-    def estate(self) -> Estate:
-        """The estate being served."""
-        return self.sim.estate
-
-    @property
-    def urls(self) -> dict[str, str]:
-        """Site -> base URL."""
-        return self.sim.urls
-
-    def base_url(self, site: str) -> str:
-        """The base URL of `site`."""
-        return self.sim.base_url(site)
-
-    def stop(self) -> None:
-        """Stop serving and join the thread."""
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(30)
-
-    def __enter__(self) -> SimulatorThread:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -82,3 +82,75 @@ async def test_limits_of_one_org_never_delay_another() -> None:
     for _ in range(20):
         t = await asyncio.wait_for(fast.acquire("/api/v2/users"), 0.05)
         fast.release(t, 200, _headers(1000, 900, 5))
+
+
+class Clock:
+    """A hand-wound clock."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_probe_of_an_unknown_endpoint_counts_against_known_buckets() -> None:
+    throttle = OrgThrottle(headroom=0.2)
+    probe = await throttle.acquire("/api/v2/application_keys")
+    throttle.release(probe, 200, _headers(5, 4, 60, name="keys"))
+    unknown = await throttle.acquire("/api/v2/api_keys")  # its bucket may well be "keys"
+    assert unknown.probe and unknown.bucket is None
+    # 4 left, 1 reserved, 1 perhaps taken by the unknown probe: two more now, not three.
+    first = await asyncio.wait_for(throttle.acquire("/api/v2/application_keys"), 0.05)
+    await asyncio.wait_for(throttle.acquire("/api/v2/application_keys"), 0.05)
+    third = asyncio.ensure_future(throttle.acquire("/api/v2/application_keys"))
+    await asyncio.sleep(0.02)
+    assert not third.done()
+    # The probe turns out to be another bucket's: the waiter goes at once, long before Reset.
+    throttle.release(unknown, 200, _headers(100, 99, 60, name="api_keys"))
+    await asyncio.wait_for(third, 0.5)
+    assert first.bucket is third.result().bucket is throttle.bucket("keys")
+
+
+async def test_a_new_endpoint_can_be_paced_like_its_sibling() -> None:
+    throttle = OrgThrottle(headroom=0.2)
+    probe = await throttle.acquire("/api/v2/application_keys")
+    throttle.release(probe, 200, _headers(5, 2, 60, name="keys"))
+    path = "/api/v2/service_accounts/9919ec9b-ebc7-49ee-8dc8-03626e717cca/application_keys"
+    ticket = await asyncio.wait_for(throttle.acquire(path, like="/api/v2/application_keys"),
+                                    0.05)
+    assert not ticket.probe and ticket.bucket is throttle.bucket("keys")
+    with pytest.raises(TimeoutError):  # 2 left, 1 in flight, 1 reserved
+        await asyncio.wait_for(throttle.acquire(path, like="/api/v2/application_keys"), 0.05)
+    throttle.release(ticket, 200, _headers(5, 1, 60, name="keys"))
+    assert throttle.bucket("keys") is not None and throttle.bucket("keys").remaining == 1
+
+
+async def test_the_earliest_reset_of_a_window_is_kept_and_old_windows_are_ignored() -> None:
+    clock = Clock()
+    throttle = OrgThrottle(clock=clock)
+    probe = await throttle.acquire("/api/v2/users")
+    throttle.release(probe, 200, _headers(10, 9, 10))
+    a = await throttle.acquire("/api/v2/users")
+    b = await throttle.acquire("/api/v2/users")
+    clock.now += 0.5
+    throttle.release(a, 200, _headers(10, 7, 3))  # Reset in whole seconds, rounded up
+    bucket = throttle.bucket("users")
+    assert bucket is not None and bucket.reset_at == 103.5 and bucket.remaining == 7
+    clock.now = 104.0  # the window has closed: the next request opens the next one
+    opener = await throttle.acquire("/api/v2/users")
+    assert opener.probe and opener.epoch == 1
+    throttle.release(opener, 200, _headers(10, 9, 10))
+    throttle.release(b, 200, _headers(10, 1, 1))  # a straggler from the old window
+    assert bucket.remaining == 9 and bucket.reset_at == 114.0
+
+
+async def test_a_429_without_headers_spends_the_bucket_for_a_while() -> None:
+    clock = Clock()
+    throttle = OrgThrottle(clock=clock)
+    probe = await throttle.acquire("/api/v2/users")
+    throttle.release(probe, 200, _headers(10, 9, 0.5))
+    ticket = await throttle.acquire("/api/v2/users")
+    throttle.release(ticket, 429, {"Content-Type": "text/html"})
+    bucket = throttle.bucket("users")
+    assert bucket is not None and bucket.remaining == 0 and bucket.reset_at == 101.0
