@@ -65,7 +65,10 @@ async def _per_service_account(ctx: TargetContext, tally: Tally, cause: Forbidde
         async with limit:
             path = f"/api/v2/service_accounts/{account_id}/application_keys"
             first = True
-            async for page in ctx.client.pages_by_number(path, total_of="total_filtered_count"):
+            # Paced as the org-wide listing's bucket from the first request on.
+            pages = ctx.client.pages_by_number(path, total_of="total_filtered_count",
+                                               like="/api/v2/application_keys")
+            async for page in pages:
                 if first:
                     tally.add_expected(page_total(page.meta, "total_filtered_count"))
                     first = False
