@@ -10,13 +10,14 @@ import asyncio
 import json
 import logging
 import random
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
-from scanner.config import Target
+from scanner.config import Target, check_custom_url
 from scanner.errors import APIError, ForbiddenError, RateLimitedError
 from scanner.paging import PAGE_SIZE, FanOut, Page, as_page, page_total, pages_for
 from scanner.sites import api_base_url
@@ -26,6 +27,21 @@ log = logging.getLogger(__name__)
 
 FAN_OUT = 8  # pages of one listing in flight at once, once its total is known
 MAX_IN_FLIGHT = 8  # requests of one org on the wire at once (its share of the sockets)
+# An id taken from an API answer and put into a request path: nothing that could climb
+# out of the path (`..`, `/`), start a query or fragment, or be percent-decoded later.
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+
+
+def path_segment(value: object, what: str) -> str:
+    """`value` as one request-path segment, or APIError when it is not a plain id.
+
+    Ids read from answers go into later paths; a hostile `../api_keys/ID#` would otherwise
+    turn a listing into the single-key GET that returns a secret.
+    """
+    if isinstance(value, str) and _SAFE_SEGMENT.fullmatch(value) and ".." not in value:
+        return value
+    shown = repr(value)[:40]
+    raise APIError(f"refused to put {what} {shown} into a request path: not a plain id")
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,8 @@ class DatadogClient:
         # A slow org holds at most this many sockets, so it never starves the others.
         self._wire = asyncio.Semaphore(max_in_flight)
         if target.api_url and allow_custom_endpoints:
+            # Checked again here, so no Config built by hand can send keys in clear text.
+            check_custom_url(target.api_url, f"target '{target.name}' api_url")
             self.base_url = target.api_url.rstrip("/")
         else:
             self.base_url = api_base_url(target.site)
@@ -130,12 +148,18 @@ class DatadogClient:
         headers: Mapping[str, str] = {}
         self.stats.requests += 1
         try:
+            # ssl=True: certificates are always verified; no setting turns that off.
             async with self._wire, self._session.get(
                 url, params=query, headers=self._headers(), timeout=timeout,
-                allow_redirects=False,
+                allow_redirects=False, ssl=True,
             ) as resp:
-                status, headers = resp.status, resp.headers
+                status, headers, ctype = resp.status, resp.headers, resp.content_type
                 body = await resp.read()
+        except aiohttp.ClientSSLError as exc:
+            raise APIError(f"GET {path}: TLS verification failed ({exc.__class__.__name__}); "
+                           "ddaudit never sends keys without a verified certificate: fix the "
+                           "endpoint's certificate or trust its CA in the system store",
+                           status=None) from None
         except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             raise _Retry(None, f"{exc.__class__.__name__}", self._policy.backoff(attempt)) from None
         finally:
@@ -154,6 +178,10 @@ class DatadogClient:
             if status in (401, 403):
                 raise ForbiddenError(message, status=status)
             raise APIError(message, status=status)
+        if ctype != "application/json" and not ctype.endswith("+json"):
+            # A proxy's login or error page, say: never taken for an (empty) answer.
+            raise _Retry(status, f"unexpected content type {ctype or 'none'} "
+                         "(expected application/json)", self._policy.backoff(attempt))
         try:
             return json.loads(body)
         except (ValueError, UnicodeDecodeError):
@@ -259,4 +287,4 @@ def _error_text(body: bytes) -> str:
 
 
 __all__ = ["MAX_IN_FLIGHT", "PAGE_SIZE", "ClientStats", "DatadogClient", "Page", "RetryPolicy",
-           "page_total"]
+           "page_total", "path_segment"]

@@ -49,13 +49,17 @@ def pages_for(total: int) -> int:
 
 
 def as_page(body: Any, path: str) -> Page:
-    """Check a JSON:API list document's shape and wrap it as a Page."""
+    """Check a JSON:API list document's shape and wrap it as a Page.
+
+    An item that is not an object becomes `{}`: it has no id, so the collector counts it
+    as unparseable (and marks the endpoint partial) instead of it vanishing unnoticed.
+    """
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         raise APIError(f"GET {path}: response has no 'data' list")
     included = body.get("included")
     meta = body.get("meta")
     return Page(
-        data=[d for d in body["data"] if isinstance(d, dict)],
+        data=[d if isinstance(d, dict) else {} for d in body["data"]],
         included=[i for i in included if isinstance(i, dict)] if isinstance(included, list)
         else [],
         meta=meta if isinstance(meta, dict) else {},

@@ -96,10 +96,13 @@ def _client(session: aiohttp.ClientSession, target: Target, config: Config,
 
 def record_collection(engine: Engine, scan_id: str,
                       results: Sequence[tuple[TargetContext, list[Coverage]]], *,
-                      known_targets: Collection[str] = (), set_status: bool = True) -> str:
+                      known_targets: Collection[str] = (), set_status: bool = True,
+                      hold: bool = False) -> str:
     """Store targets and coverage rows; return the status of these results.
 
-    With `set_status` the scan's status is set from all its coverage rows (and returned).
+    With `set_status` the scan's status is set from all its coverage rows (and returned);
+    with `hold` as well, it is only returned: the scan stays 'running' until the caller
+    finishes it (evaluation still to come), so a run killed meanwhile is never complete.
     Targets named in `known_targets` already have their row (resume re-collects a part).
     """
     status = "complete"
@@ -121,8 +124,9 @@ def record_collection(engine: Engine, scan_id: str,
                 ))
         if set_status:
             status = coverage_status(conn, scan_id)
-            conn.execute(update(schema.scans).where(schema.scans.c.id == scan_id)
-                         .values(status=status))
+            if not hold:
+                conn.execute(update(schema.scans).where(schema.scans.c.id == scan_id)
+                             .values(status=status))
     return status
 
 
@@ -134,11 +138,13 @@ def coverage_status(conn: Connection, scan_id: str) -> str:
     return "partial" if bad is not None else "complete"
 
 
-def finish_scan(engine: Engine, scan_id: str) -> None:
-    """Stamp the scan's finish time."""
+def finish_scan(engine: Engine, scan_id: str, status: str | None = None) -> None:
+    """Stamp the scan's finish time (and set its final status, when given)."""
+    values: dict[str, object] = {"finished_at": utcnow()}
+    if status is not None:
+        values["status"] = status
     with engine.begin() as conn:
-        conn.execute(update(schema.scans).where(schema.scans.c.id == scan_id)
-                     .values(finished_at=utcnow()))
+        conn.execute(update(schema.scans).where(schema.scans.c.id == scan_id).values(values))
 
 
 def fail_scan(engine: Engine, scan_id: str) -> None:
@@ -194,7 +200,7 @@ def run_scan(config: Config, engine: Engine, *, policy: RetryPolicy | None = Non
 
     def collect() -> str:
         results = asyncio.run(collect_all(engine, config, scan_id, policy=policy))
-        return record_collection(engine, scan_id, results)
+        return record_collection(engine, scan_id, results, hold=True)
 
     return conclude_scan(config, engine, scan_id, evaluation, collect)
 
@@ -205,7 +211,7 @@ def conclude_scan(config: Config, engine: Engine, scan_id: str, evaluation: Eval
     try:
         status = collect()
         findings = evaluation.run(engine, scan_id)
-        finish_scan(engine, scan_id)
+        finish_scan(engine, scan_id, status)
         report = reports.write_reports(
             engine, scan_id, config.output / scan_id, pack=evaluation.pack,
             suppressions=evaluation.suppressions, disabled_rules=evaluation.settings.disabled,

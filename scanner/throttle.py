@@ -178,7 +178,11 @@ class OrgThrottle:
             if status == 429:  # a 429 without headers: the window is spent for a while
                 bucket.remaining = 0
                 bucket.reset_at = max(bucket.reset_at, self._clock() + HEADERLESS_429_WAIT)
-            elif ticket.probe:  # no headers this time: keep the old window's budget
+            elif ticket.probe:
+                # No headers this time (a proxy's answer, say): the window the probe opened
+                # is a new one, so its budget is whole; what the old window had left (0
+                # after a 429) would stall the bucket a whole period for nothing.
+                bucket.remaining = bucket.limit
                 bucket.reset_at = self._clock() + bucket.period
         if ticket.probe:
             if bucket is None:

@@ -6,7 +6,7 @@ import asyncio
 from functools import partial
 from typing import Any
 
-from scanner.client import Page, page_total
+from scanner.client import Page, page_total, path_segment
 from scanner.collect.base import (
     PageRows,
     Tally,
@@ -63,7 +63,8 @@ async def _per_service_account(ctx: TargetContext, tally: Tally, cause: Forbidde
 
     async def one(account_id: str) -> None:
         async with limit:
-            path = f"/api/v2/service_accounts/{account_id}/application_keys"
+            account = path_segment(account_id, "the service account id")
+            path = f"/api/v2/service_accounts/{account}/application_keys"
             first = True
             # Paced as the org-wide listing's bucket from the first request on.
             pages = ctx.client.pages_by_number(path, total_of="total_filtered_count",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from scanner.client import path_segment
 from scanner.collect.base import (
     Tally,
     TargetContext,
@@ -38,7 +39,8 @@ async def collect_orgs(ctx: TargetContext, tally: Tally) -> None:
     ctx.org_name = as_str(attrs(current).get("name"))
     settings_org: Mapping[str, Any] = {}
     if ctx.org_public_id:
-        body = await ctx.client.get(f"/api/v1/org/{ctx.org_public_id}")
+        public_id = path_segment(ctx.org_public_id, "the org public id")
+        body = await ctx.client.get(f"/api/v1/org/{public_id}")
         org = body.get("org") if isinstance(body, Mapping) else None
         if isinstance(org, Mapping):
             settings_org = org

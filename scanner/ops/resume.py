@@ -155,6 +155,7 @@ def resume_scan(config: Config, engine: Engine, *,
             results = asyncio.run(collect_all(engine, config, plan.scan_id, policy=policy,
                                               targets=targets, collector=collector))
         known = set(collector.orgs) - plan.whole
-        return record_collection(engine, plan.scan_id, results, known_targets=known)
+        return record_collection(engine, plan.scan_id, results, known_targets=known,
+                                 hold=True)
 
     return conclude_scan(config, engine, plan.scan_id, evaluation, collect)

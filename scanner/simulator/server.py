@@ -15,6 +15,7 @@ from aiohttp import web
 
 from scanner.simulator import handlers as h
 from scanner.simulator import handlers_keys as hk
+from scanner.simulator.faults import FaultInjector
 from scanner.simulator.limits import LimitCounters, RateLimiter, RateLimits
 from scanner.simulator.model import Estate, Org, SimTarget
 from scanner.simulator.paging import BadRequest
@@ -84,7 +85,8 @@ class SimulatedDatadog:
 
     `limits` sets each bucket's fixed-window limit (see `limits.py`); `latency` delays
     every authenticated request by that many seconds (half on the way in, half on the way
-    out), `org_latency` overrides it per org public id; `hooks` run before each request.
+    out), `org_latency` overrides it per org public id; `hooks` run before each request;
+    `faults` (a FaultInjector) may answer a request in its own, broken way (faults.py).
     `sites` serves only those sites of the estate (one process per site, say). `cache`
     keeps each answer's body for the next identical request while the org's populations
     keep their sizes (for benchmarks: rendering is then no longer what is measured).
@@ -110,6 +112,7 @@ class SimulatedDatadog:
         self.latency = latency
         self.org_latency = dict(org_latency or {})
         self.hooks: list[Hook] = []
+        self.faults: FaultInjector | None = None
         self.sites = list(sites) if sites is not None else estate.sites
         self.cache = cache
         self._cache: dict[tuple[object, ...], tuple[int, str]] = {}
@@ -186,8 +189,8 @@ class SimulatedDatadog:
 
     def _endpoint(
         self, route: Route, site: str
-    ) -> Callable[[web.Request], Awaitable[web.Response]]:
-        async def handle(request: web.Request) -> web.Response:
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handle(request: web.Request) -> web.StreamResponse:
             if route.path == "/api/v1/validate":
                 api = request.headers.get("DD-API-KEY")
                 if any(t.site == site and t.api_key == api for t in self.estate.targets):
@@ -202,7 +205,13 @@ class SimulatedDatadog:
             delay = self.org_latency.get(target.org_public_id, self.latency) / 2
             if delay > 0:
                 await asyncio.sleep(delay)
-            response = self._answer(route, target, request)
+            response: web.StreamResponse
+            if self.faults is not None:
+                response = await self.faults.apply(
+                    target, request, route.rate_bucket,
+                    lambda req: self._answer(route, target, req))
+            else:
+                response = self._answer(route, target, request)
             if delay > 0:
                 await asyncio.sleep(delay)
             return response

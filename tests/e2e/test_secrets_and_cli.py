@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -90,3 +91,34 @@ def test_cli_bad_config_is_one_line_exit_2_and_sends_nothing(tmp_path: Path) -> 
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "NOPE is not set" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_scan_leaks_no_canary_or_credential_and_keeps_files_private(tmp_path: Path) -> None:
+    estate = demo_estate(utcnow(), canaries=True)
+    okta = [c for c in estate.canaries if c.startswith(("CANARY-okta-secret", "CANARY-okta-api"))]
+    stray = [c for c in estate.canaries if c.startswith("CANARY-appkey")]  # a `key` field
+    assert okta and stray
+    with SimulatedDatadog.start_in_thread(estate) as server:
+        config = simulator_config(estate, dict(server.urls), tmp_path / "out",
+                                  f"sqlite:///{tmp_path / 'ddaudit.db'}")
+        text, env = _toml(config)
+        (tmp_path / "ddaudit.toml").write_text(text)
+        env["PATH"] = "/usr/bin:/bin"
+        result = subprocess.run(
+            ["sh", "-c", f'umask 022 && exec "{sys.executable}" -m scanner.cli -v scan '
+             f"--config ddaudit.toml --database sqlite:///{tmp_path / 'ddaudit.db'} "
+             "--output out"], env=env, cwd=tmp_path, capture_output=True, timeout=120)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert b"DEBUG" in result.stderr and b"scan " in result.stdout  # the debug logs too
+    credentials = [v for k, v in env.items() if k != "PATH"]
+    assert len(credentials) == 2 * len(estate.targets)
+    haystack = _all_bytes(tmp_path) + result.stdout + result.stderr
+    assert b"Acme" in haystack
+    leaked = [s for s in [*estate.canaries, *credentials] if s.encode() in haystack]
+    assert leaked == []
+    # Owner-only: the output folders 0700, every file in them and the database 0600.
+    out = tmp_path / "out"
+    for path in [out, *out.rglob("*")]:
+        assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path.is_dir() else 0o600), path
+    for db in tmp_path.glob("ddaudit.db*"):
+        assert stat.S_IMODE(db.stat().st_mode) == 0o600, db

@@ -61,6 +61,13 @@ CASES: list[tuple[str, str, list[str], str]] = [
      "database URL 'nonsense' is not a SQLAlchemy URL"),
     ("missing config file", "", ["--config", "missing.toml"], "missing.toml: file not found"),
     ("bad --fail-on", SCAN + "{t}", ["--fail-on", "urgent"], "'urgent' is not one of"),
+    ("unreadable config (a folder)", "", ["--config", "custom"], "custom: cannot read it"),
+    ("TLS verification off", SCAN.replace("output", "verify_tls = false\noutput") + "{t}", [],
+     "unknown key [scan] 'verify_tls'"),
+    ("target name not a string", SCAN + "[[targets]]\nname = 3\n", [],
+     "[[targets]] #1 name must be a string, got int"),
+    ("keep_days zero", SCAN.replace("output", "keep_days = 0\noutput") + "{t}", [],
+     "keep_days must be at least 1"),
 ]
 
 

@@ -154,3 +154,18 @@ async def test_a_429_without_headers_spends_the_bucket_for_a_while() -> None:
     throttle.release(ticket, 429, {"Content-Type": "text/html"})
     bucket = throttle.bucket("users")
     assert bucket is not None and bucket.remaining == 0 and bucket.reset_at == 101.0
+
+
+async def test_a_headerless_answer_opening_a_new_window_gives_it_a_whole_budget() -> None:
+    clock = Clock()
+    throttle = OrgThrottle(clock=clock)
+    probe = await throttle.acquire("/api/v2/users")
+    throttle.release(probe, 429, _headers(10, 0, 1))  # the window is spent
+    clock.now += 2  # it has closed
+    opener = await throttle.acquire("/api/v2/users")
+    assert opener.probe
+    throttle.release(opener, 200, {})  # a proxy's answer: no X-RateLimit-* headers
+    bucket = throttle.bucket("users")
+    assert bucket is not None and bucket.remaining == 10 and bucket.reset_at == clock.now + 10
+    ticket = await asyncio.wait_for(throttle.acquire("/api/v2/users"), 1)
+    assert not ticket.probe  # admitted at once, not after a whole period

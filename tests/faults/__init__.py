@@ -1,0 +1,1 @@
+"""The hardening suite: simulator faults, kill -9 trials, credential safety."""
