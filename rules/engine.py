@@ -1,25 +1,57 @@
-"""Evaluating a rule pack over one stored scan and writing its findings."""
+"""Evaluating a rule pack over one stored scan and writing its findings.
+
+Each condition runs in the database. Its rows stream through in batches and become
+findings rows (stable id, detail sentence, first_seen carried over from earlier scans,
+suppressions applied) that are inserted with executemany as they come, so memory stays
+flat however many findings a scan has. The caller gets an `Evaluated`: counts, the time
+of each rule, the suppressions' usage, and the findings read back from the table.
+"""
 
 from __future__ import annotations
 
 import json
 import string
+import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, select
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from rules.model import Finding, Rule, RulePack, RuleSettings, fingerprint
-from rules.params import Shown, bind_values, check_settings, rule_parameters, statement
-from rules.suppressions import Suppressions
-from scanner.errors import ConfigError, RuleError
+from rules.model import REQUIRED_COLUMNS, Rule, RulePack, RuleSettings, fingerprint
+from rules.params import (
+    ISO_TIMESTAMP,
+    Shown,
+    bind_values,
+    check_settings,
+    render_value,
+    rule_parameters,
+    statement,
+)
+from rules.results import Evaluated, RuleRun
+from rules.suppressions import Suppressions, SuppressionTracker
+from scanner.errors import ConfigError, RuleError, StoreError
 from scanner.store.schema import coverage, findings, orgs, scans, targets
 
+_FETCH = 2000  # condition rows fetched at a time
+_WRITE = 2000  # findings rows per executemany
+_LOOKUP = 500  # finding ids per first_seen query
 _FORMATTER = string.Formatter()
-_CHUNK = 500
+_ISO_MATCH = ISO_TIMESTAMP.match
+_MISSING = object()
+
+# A findings row as the engine builds it: a list in this column order.
+_COLUMNS = (
+    "scan_id", "id", "rule_id", "severity", "status", "title", "detail", "site",
+    "org_public_id", "org_name", "target", "resource_type", "resource_id", "resource_name",
+    "first_seen", "controls", "suppression",
+)  # fmt: skip
+_ID, _RULE, _SEVERITY, _STATUS = 1, 2, 3, 4
+_SITE, _ORG, _ORG_NAME, _RID, _RNAME, _SEEN, _SUPPRESSION = 7, 8, 9, 12, 13, 14, 16
 
 
 @dataclass(frozen=True)
@@ -36,36 +68,35 @@ def evaluate_scan(
     pack: RulePack,
     settings: RuleSettings,
     suppressions: Suppressions | None = None,
-) -> list[Finding]:
+) -> Evaluated:
     """Evaluate every enabled rule on scan `scan_id`, replace its findings rows, return them.
 
-    Findings come back sorted by severity, rule id, site, org and resource id.
+    The result counts the findings and, when iterated, reads them back sorted by severity,
+    rule id, site, org and resource id.
     """
     check_settings(pack, settings)
+    runs: list[RuleRun] = []
     with engine.begin() as conn:
         now = conn.execute(select(scans.c.started_at).where(scans.c.id == scan_id)).scalar()
         if now is None:
             raise ConfigError(f"scan {scan_id} is not in the database; see `ddaudit scans list`")
         scan_targets = _targets(conn, scan_id)
         cov = _coverage(conn, scan_id)
-        found: dict[str, Finding] = {}
+        conn.execute(delete(findings).where(findings.c.scan_id == scan_id))
+        writer = _Writer(conn, scan_id, now, SuppressionTracker(suppressions, now))
         for rule in pack.rules:
             if rule.id in settings.disabled:
                 continue
-            for f in _evaluate_rule(conn, rule, pack, settings, scan_id, now, scan_targets, cov):
-                found.setdefault(f.id, f)
-        carried = _first_seen(conn, sorted(found), now)
-        result = [
-            replace(f, first_seen=min(carried.get(f.id, f.first_seen), f.first_seen))
-            for f in found.values()
-        ]
-        if suppressions is not None:
-            result = suppressions.apply(result, now)
-        result.sort(key=lambda f: f.sort_key)
-        conn.execute(delete(findings).where(findings.c.scan_id == scan_id))
-        if result:
-            conn.execute(findings.insert(), [_row(scan_id, f) for f in result])
-    return result
+            started = time.perf_counter()
+            values = bind_values(
+                rule_parameters(pack, rule, settings),
+                scan_id=scan_id,
+                now=now,
+                trusted_orgs=settings.trusted_orgs,
+            )
+            written = _evaluate_rule(conn, rule, values, scan_targets, cov, writer)
+            runs.append(RuleRun(rule.id, written, time.perf_counter() - started))
+    return Evaluated(engine, scan_id, writer.counts, runs, writer.tracker.usage())
 
 
 def _targets(conn: Connection, scan_id: str) -> list[_Target]:
@@ -101,144 +132,224 @@ def _coverage(conn: Connection, scan_id: str) -> dict[tuple[str, str], str]:
 def _evaluate_rule(
     conn: Connection,
     rule: Rule,
-    pack: RulePack,
-    settings: RuleSettings,
-    scan_id: str,
-    now: datetime,
+    values: Mapping[str, Any],
     scan_targets: Sequence[_Target],
     cov: Mapping[tuple[str, str], str],
-) -> list[Finding]:
-    values = bind_values(
-        rule_parameters(pack, rule, settings),
-        scan_id=scan_id,
-        now=now,
-        trusted_orgs=settings.trusted_orgs,
-    )
-    stmt, params = statement(rule.condition, values)
-    try:
-        rows = conn.execute(stmt, params).mappings().all()
-    except SQLAlchemyError as exc:
-        message = str(getattr(exc, "orig", exc)).splitlines()[0]
-        raise RuleError(f"{rule.path}: field 'condition' failed: {message}") from exc
-    names = {t.name: t.org_name for t in scan_targets}
-    shown = {k: Shown(v) for k, v in values.items()}
+    writer: _Writer,
+) -> int:
+    """Stream one rule's rows into the writer; return how many findings it wrote."""
+    scan_id, now, add = writer.scan_id, writer.now, writer.add
+    rule_id, severity, title = rule.id, rule.severity, rule.title
+    controls = json.dumps(list(rule.control_ids))
+    seen: set[str] = set()  # one finding per id: duplicate targets of one org give one
     skipped: set[str] = set()
-    out: list[Finding] = []
     for t in scan_targets:
         missing = [(e, cov.get((t.name, e), "missing")) for e in rule.inputs]
         missing = [(e, s) for e, s in missing if s != "complete"]
         if missing:
             skipped.add(t.name)
-            out.append(_not_assessed(rule, t, missing, now))
-    for row in rows:
-        if row["target"] in skipped:
-            continue
-        out.append(_finding(rule, dict(row), shown, names.get(row["target"]), now))
-    return out
-
-
-def _not_assessed(
-    rule: Rule, t: _Target, missing: Sequence[tuple[str, str]], now: datetime
-) -> Finding:
-    resource_id = t.org_public_id or t.name
-    what = ", ".join(f"{e} ({s})" for e, s in missing)
-    return Finding(
-        id=fingerprint(rule.id, t.site, t.org_public_id, "org", resource_id),
-        rule_id=rule.id,
-        severity=rule.severity,
-        status="not_assessed",
-        title=rule.title,
-        detail=f"Not assessed for this org: {what} not fully collected.",
-        site=t.site,
-        org_public_id=t.org_public_id,
-        org_name=t.org_name,
-        target=t.name,
-        resource_type="org",
-        resource_id=resource_id,
-        resource_name=t.org_name,
-        first_seen=now,
-        controls=rule.control_ids,
-    )
-
-
-def _finding(
-    rule: Rule,
-    row: Mapping[str, Any],
-    shown: Mapping[str, Shown],
-    org_name: str | None,
-    now: datetime,
-) -> Finding:
-    rtype = str(row["resource_type"])
-    if rtype not in rule.resource_types:
-        raise RuleError(
-            f"{rule.path}: field 'condition' returned resource_type {rtype!r}, "
-            f"not one of {', '.join(rule.resource_types)}"
-        )
+            resource_id = t.org_public_id or t.name
+            fid = fingerprint(rule_id, t.site, t.org_public_id, "org", resource_id)
+            if fid not in seen:
+                seen.add(fid)
+                what = ", ".join(f"{e} ({s})" for e, s in missing)
+                add([scan_id, fid, rule_id, severity, "not_assessed", title,
+                     f"Not assessed for this org: {what} not fully collected.", t.site,
+                     t.org_public_id, t.org_name, t.name, "org", resource_id, t.org_name, now,
+                     controls, None])
+    stmt, params = statement(rule.condition, values)
+    names = {t.name: t.org_name for t in scan_targets}
+    rtypes = frozenset(rule.resource_types)
     try:
-        detail = rule.detail.format_map({**shown, **{k: Shown(v) for k, v in row.items()}})
-    except (KeyError, IndexError, ValueError) as exc:
-        raise RuleError(f"{rule.path}: field 'detail' cannot be filled: {exc}") from exc
-    site, org = str(row["site"]), row["org_public_id"]
-    resource_id = str(row["resource_id"])
-    return Finding(
-        id=fingerprint(rule.id, site, org, rtype, resource_id),
-        rule_id=rule.id,
-        severity=rule.severity,
-        status="open",
-        title=rule.title,
-        detail=detail,
-        site=site,
-        org_public_id=None if org is None else str(org),
-        org_name=org_name,
-        target=str(row["target"]),
-        resource_type=rtype,
-        resource_id=resource_id,
-        resource_name=None if row["resource_name"] is None else str(row["resource_name"]),
-        first_seen=now,
-        controls=rule.control_ids,
-    )
+        result = conn.execute(stmt, params, execution_options={"yield_per": _FETCH})
+        columns = list(result.keys())
+        absent = [c for c in REQUIRED_COLUMNS if c not in columns]
+        if absent:
+            raise RuleError(f"{rule.path}: field 'condition' must return column {absent[0]}")
+        i_site, i_target, i_org, i_type, i_id, i_name = map(columns.index, REQUIRED_COLUMNS)
+        render = _Detail(rule, columns, values).render
+        for row in (row for chunk in result.partitions(_FETCH) for row in chunk):
+            target = row[i_target]
+            if target in skipped:
+                continue
+            rtype = str(row[i_type])
+            if rtype not in rtypes:
+                raise RuleError(
+                    f"{rule.path}: field 'condition' returned resource_type {rtype!r}, "
+                    f"not one of {', '.join(rule.resource_types)}"
+                )
+            site, org, rid, name = str(row[i_site]), row[i_org], str(row[i_id]), row[i_name]
+            org = None if org is None else str(org)
+            fid = fingerprint(rule_id, site, org, rtype, rid)
+            if fid in seen:
+                continue
+            seen.add(fid)
+            add([scan_id, fid, rule_id, severity, "open", title, render(row), site, org,
+                 names.get(target), str(target), rtype, rid, None if name is None else str(name),
+                 now, controls, None])
+    except SQLAlchemyError as exc:
+        message = str(getattr(exc, "orig", exc)).splitlines()[0]
+        raise RuleError(f"{rule.path}: field 'condition' failed: {message}") from exc
+    writer.flush()
+    return len(seen)
 
 
-def _first_seen(conn: Connection, ids: Sequence[str], now: datetime) -> dict[str, datetime]:
-    """Earliest first_seen of each finding id in earlier scans where it was failing."""
-    carried: dict[str, datetime] = {}
-    query = (
-        select(findings.c.id, func.min(findings.c.first_seen))
-        .join(scans, scans.c.id == findings.c.scan_id)
-        .where(
-            and_(
-                scans.c.started_at < now,
-                findings.c.status.in_(("open", "suppressed")),
-                findings.c.id.in_(bindparam("ids", expanding=True)),
-            )
+class _Detail:
+    """A rule's detail template, parsed once; `render(row)` fills it from a condition row.
+
+    A placeholder names a column of the row or, failing that, a bind value (a parameter);
+    `{col:text}` shows `text` where the value is NULL (default "unknown").
+    """
+
+    def __init__(self, rule: Rule, columns: Sequence[str], values: Mapping[str, Any]) -> None:
+        self.parts: list[tuple[str, int, str]] = []  # (literal, column index or -1, text)
+        index = {name: i for i, name in enumerate(columns)}
+        for literal, field, spec, _conversion in _FORMATTER.parse(rule.detail):
+            if field is None:
+                self.parts.append((literal, -1, ""))
+            elif field in index:
+                self.parts.append((literal, index[field], spec or "unknown"))
+            elif field in values:
+                self.parts.append((literal, -1, format(Shown(values[field]), spec or "")))
+            else:
+                raise RuleError(f"{rule.path}: field 'detail' cannot be filled: {field!r}")
+
+    def render(self, row: Sequence[Any]) -> str:
+        """The detail sentence of one row."""
+        out: list[str] = []
+        for literal, i, text in self.parts:
+            out.append(literal)
+            if i < 0:
+                out.append(text)
+                continue
+            value = row[i]
+            if value is None:
+                out.append(text)
+            elif type(value) is str:  # the common case, without render_value's other checks
+                out.append(value[:10] if _ISO_MATCH(value) else value)
+            else:
+                out.append(render_value(value))
+        return "".join(out)
+
+
+class _Writer:
+    """Finishes findings rows in batches (first_seen, suppressions) and inserts them."""
+
+    def __init__(
+        self, conn: Connection, scan_id: str, now: datetime, tracker: SuppressionTracker
+    ) -> None:
+        self.conn, self.scan_id, self.now, self.tracker = conn, scan_id, now, tracker
+        self.pending: list[list[Any]] = []
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.history = _has_history(conn, now)
+        self.insert = _BulkInsert(conn, findings, _COLUMNS)
+
+    def add(self, row: list[Any]) -> None:
+        """Queue one findings row (a list in _COLUMNS order); write when the batch is full."""
+        self.pending.append(row)
+        if len(self.pending) >= _WRITE:
+            self.flush()
+
+    def flush(self) -> None:
+        """Finish and insert the queued rows."""
+        rows, self.pending = self.pending, []
+        if not rows:
+            return
+        if self.history:
+            self._carry_first_seen(rows)
+        if self.tracker.in_force:
+            self._suppress(rows)
+        counts = self.counts
+        for row in rows:
+            counts[(row[_SEVERITY], row[_STATUS])] += 1
+        try:
+            self.insert(rows)
+        except SQLAlchemyError as exc:
+            message = str(getattr(exc, "orig", exc)).splitlines()[0]
+            raise StoreError(f"cannot write findings: {message}") from exc
+
+    def _carry_first_seen(self, rows: list[list[Any]]) -> None:
+        carried: dict[str, datetime] = {}
+        for start in range(0, len(rows), _LOOKUP):
+            chunk = [row[_ID] for row in rows[start : start + _LOOKUP]]
+            for fid, first in self.conn.execute(_EARLIEST, {"ids": chunk, "now": self.now}):
+                if first is not None:
+                    carried[fid] = first
+        for row in rows:
+            first = carried.get(row[_ID])
+            if first is not None and first < row[_SEEN]:
+                row[_SEEN] = first
+
+    def _suppress(self, rows: list[list[Any]]) -> None:
+        match = self.tracker.match_fields
+        for row in rows:
+            if row[_STATUS] != "open":
+                continue
+            hit = match(row[_RULE], row[_SITE], row[_ORG], row[_ORG_NAME], row[_RID], row[_RNAME])
+            if hit is not None:
+                row[_STATUS] = "suppressed"
+                row[_SUPPRESSION] = json.dumps(hit.as_dict())
+
+
+# Earliest first_seen of each finding id in earlier scans where it was failing.
+_EARLIEST = (
+    select(findings.c.id, func.min(findings.c.first_seen))
+    .join(scans, scans.c.id == findings.c.scan_id)
+    .where(
+        and_(
+            scans.c.started_at < bindparam("now"),
+            findings.c.status.in_(("open", "suppressed")),
+            findings.c.id.in_(bindparam("ids", expanding=True)),
         )
-        .group_by(findings.c.id)
     )
-    for start in range(0, len(ids), _CHUNK):
-        chunk = list(ids[start : start + _CHUNK])
-        for fid, seen in conn.execute(query, {"ids": chunk}).all():
-            if seen is not None:
-                carried[fid] = seen
-    return carried
+    .group_by(findings.c.id)
+)
 
 
-def _row(scan_id: str, f: Finding) -> dict[str, Any]:
-    return {
-        "scan_id": scan_id,
-        "id": f.id,
-        "rule_id": f.rule_id,
-        "severity": f.severity,
-        "status": f.status,
-        "title": f.title,
-        "detail": f.detail,
-        "site": f.site,
-        "org_public_id": f.org_public_id,
-        "org_name": f.org_name,
-        "target": f.target,
-        "resource_type": f.resource_type,
-        "resource_id": f.resource_id,
-        "resource_name": f.resource_name,
-        "first_seen": f.first_seen,
-        "controls": json.dumps(list(f.controls)),
-        "suppression": None if f.suppression is None else json.dumps(dict(f.suppression)),
-    }
+def _has_history(conn: Connection, now: datetime) -> bool:
+    """Whether any earlier scan has a failing finding (else there is nothing to carry)."""
+    query = (
+        select(findings.c.id)
+        .join(scans, scans.c.id == findings.c.scan_id)
+        .where(scans.c.started_at < now, findings.c.status.in_(("open", "suppressed")))
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
+
+
+class _BulkInsert:
+    """executemany of prepared rows in the driver's own parameter style.
+
+    SQLAlchemy's per-row parameter handling costs more than SQLite's insert itself; here
+    the statement is compiled once and only the columns whose type needs it (DateTime on
+    SQLite) are converted.
+    """
+
+    def __init__(self, conn: Connection, table: Table, columns: Sequence[str]) -> None:
+        dialect = conn.dialect
+        compiled = table.insert().compile(dialect=dialect, column_keys=list(columns))
+        self.conn, self.sql, self.columns = conn, compiled.string, tuple(columns)
+        positions = compiled.positiontup if compiled.positional else None
+        self.order = [self.columns.index(name) for name in positions] if positions else None
+        self.convert = [
+            (i, proc)
+            for i, name in enumerate(columns)
+            if (proc := dialect.type_descriptor(table.c[name].type).bind_processor(dialect))
+        ]
+
+    def __call__(self, rows: list[list[Any]]) -> None:
+        for i, proc in self.convert:
+            done: dict[Any, Any] = {}  # values repeat (first_seen is mostly the scan's start)
+            for row in rows:
+                value = row[i]
+                converted = done.get(value, _MISSING)
+                if converted is _MISSING:
+                    converted = done[value] = proc(value)
+                row[i] = converted
+        params: list[Any]
+        if self.order is None:
+            params = [dict(zip(self.columns, row, strict=True)) for row in rows]
+        else:
+            pick = itemgetter(*self.order)
+            params = [pick(row) for row in rows]
+        self.conn.exec_driver_sql(self.sql, params)

@@ -13,7 +13,8 @@ from rules.model import PACK_PARAMS_KEY, Rule, RulePack, RuleSettings
 from scanner.errors import ConfigError
 
 _DAYS = re.compile(r"^(?P<stem>\w+)_days$")
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}")
+# A timestamp as SQLite hands it back from text() queries (shown as its date).
+ISO_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}")
 
 
 def bind_names(condition: str) -> frozenset[str]:
@@ -90,7 +91,7 @@ def render_value(value: object) -> str:
         return ", ".join(str(v) for v in value)
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d")
-    if isinstance(value, str) and _ISO.match(value):
+    if isinstance(value, str) and ISO_TIMESTAMP.match(value):
         return value[:10]  # SQLite hands raw DateTime strings back from text() queries
     return str(value)
 

@@ -38,13 +38,25 @@ class Suppression:
 
     def matches(self, f: Finding) -> bool:
         """Whether this entry covers the finding (globs on rule, resource, site, org)."""
-        resource = (f.resource_id, f.resource_name or "")
-        org = (f.org_public_id or "", f.org_name or "")
+        return fnmatchcase(f.rule_id, self.rule) and self.covers(
+            f.site, f.org_public_id, f.org_name, f.resource_id, f.resource_name
+        )
+
+    def covers(
+        self,
+        site: str,
+        org_public_id: str | None,
+        org_name: str | None,
+        resource_id: str,
+        resource_name: str | None,
+    ) -> bool:
+        """Whether this entry covers a finding of a rule it names (globs but the rule's)."""
         return (
-            fnmatchcase(f.rule_id, self.rule)
-            and any(fnmatchcase(v, self.resource) for v in resource)
-            and (self.site is None or fnmatchcase(f.site, self.site))
-            and (self.org is None or any(fnmatchcase(v, self.org) for v in org))
+            (fnmatchcase(resource_id, self.resource)
+             or fnmatchcase(resource_name or "", self.resource))
+            and (self.site is None or fnmatchcase(site, self.site))
+            and (self.org is None or fnmatchcase(org_public_id or "", self.org)
+                 or fnmatchcase(org_name or "", self.org))
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -66,10 +78,34 @@ class Suppression:
 
 @dataclass(frozen=True)
 class SuppressionUsage:
-    """Entries past their expiry date, and active entries that matched no finding."""
+    """How the entries of a suppressions file fared in one evaluation.
 
-    expired: tuple[Suppression, ...]
-    unused: tuple[Suppression, ...]
+    `expired`: past their expiry date (they no longer apply); `unused`: in force but
+    matching no finding; `active`: in force and matching at least one finding.
+    """
+
+    expired: tuple[Suppression, ...] = ()
+    unused: tuple[Suppression, ...] = ()
+    active: tuple[Suppression, ...] = ()
+    path: Path | None = None
+
+
+def describe_usage(usage: SuppressionUsage) -> list[str]:
+    """One line per expired or unused entry, for the operator's log (nothing when all is well)."""
+    where = f"{usage.path}: " if usage.path is not None else "suppressions: "
+    lines = []
+    for e in usage.expired:
+        lines.append(
+            f"{where}entry {e.index} (rule {e.rule}, resource {e.resource}) expired on "
+            f"{e.expires.isoformat()} and no longer applies; renew or remove it "
+            f"(owner {e.owner})"
+        )
+    for e in usage.unused:
+        lines.append(
+            f"{where}entry {e.index} (rule {e.rule}, resource {e.resource}) matched no "
+            f"finding; remove it or correct its patterns (owner {e.owner})"
+        )
+    return lines
 
 
 @dataclass(frozen=True)
@@ -81,10 +117,10 @@ class Suppressions:
 
     def apply(self, found: Sequence[Finding], now: datetime) -> list[Finding]:
         """Mark open findings matched by an active entry as suppressed (first entry wins)."""
-        active = [e for e in self.entries if e.active(now)]
+        tracker = SuppressionTracker(self, now)
         out: list[Finding] = []
         for f in found:
-            hit = next((e for e in active if e.matches(f)), None) if f.status == "open" else None
+            hit = tracker.match(f) if f.status == "open" else None
             if hit is not None:
                 f = replace(f, status="suppressed", suppression=hit.as_dict())
             out.append(f)
@@ -92,13 +128,70 @@ class Suppressions:
 
     def usage(self, found: Sequence[Finding], now: datetime) -> SuppressionUsage:
         """Expired entries, and active ones that cover none of the given findings."""
-        expired = tuple(e for e in self.entries if not e.active(now))
-        unused = tuple(
-            e
-            for e in self.entries
-            if e.active(now) and not any(f.status != "not_assessed" and e.matches(f) for f in found)
+        tracker = SuppressionTracker(self, now)
+        for f in found:
+            if f.status != "not_assessed":
+                tracker.match(f)
+        return tracker.usage()
+
+
+class SuppressionTracker:
+    """Matches findings against the entries in force at `now` and remembers which matched.
+
+    The engine feeds it every open finding as it streams them; `usage()` then tells which
+    entries were used, unused or expired.
+    """
+
+    def __init__(self, suppressions: Suppressions | None, now: datetime) -> None:
+        entries = suppressions.entries if suppressions is not None else ()
+        self.path = suppressions.path if suppressions is not None else None
+        self.entries = entries
+        self.in_force = tuple(e for e in entries if e.active(now))
+        self.used: set[int] = set()
+        self._by_rule: dict[str, tuple[Suppression, ...]] = {}
+
+    def for_rule(self, rule_id: str) -> tuple[Suppression, ...]:
+        """The entries in force whose rule glob matches `rule_id`, in file order."""
+        found = self._by_rule.get(rule_id)
+        if found is None:
+            found = tuple(e for e in self.in_force if fnmatchcase(rule_id, e.rule))
+            self._by_rule[rule_id] = found
+        return found
+
+    def match(self, f: Finding) -> Suppression | None:
+        """The first entry covering open finding `f`; every covering entry counts as used."""
+        return self.match_fields(
+            f.rule_id, f.site, f.org_public_id, f.org_name, f.resource_id, f.resource_name
         )
-        return SuppressionUsage(expired=expired, unused=unused)
+
+    def match_fields(
+        self,
+        rule_id: str,
+        site: str,
+        org_public_id: str | None,
+        org_name: str | None,
+        resource_id: str,
+        resource_name: str | None,
+    ) -> Suppression | None:
+        """`match` for a finding given by its fields (the engine's rows)."""
+        hit: Suppression | None = None
+        for e in self.for_rule(rule_id):
+            if hit is not None and e.index in self.used:
+                continue
+            if e.covers(site, org_public_id, org_name, resource_id, resource_name):
+                self.used.add(e.index)
+                hit = hit or e
+        return hit
+
+    def usage(self) -> SuppressionUsage:
+        """Entries expired, in force but unused, and in force and used, so far."""
+        in_force = {e.index for e in self.in_force}
+        return SuppressionUsage(
+            expired=tuple(e for e in self.entries if e.index not in in_force),
+            unused=tuple(e for e in self.in_force if e.index not in self.used),
+            active=tuple(e for e in self.in_force if e.index in self.used),
+            path=self.path,
+        )
 
 
 def load_suppressions(path: Path) -> Suppressions:

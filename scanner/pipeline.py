@@ -187,9 +187,15 @@ class Evaluation:
                         if config.suppressions_file else None)
         return cls(pack, settings, suppressions)
 
-    def run(self, engine: Engine, scan_id: str) -> list[rules.Finding]:
-        """Evaluate the pack over one stored scan and store its findings."""
-        return rules.evaluate_scan(engine, scan_id, self.pack, self.settings, self.suppressions)
+    def run(self, engine: Engine, scan_id: str) -> rules.Evaluated:
+        """Evaluate the pack over one stored scan and store its findings.
+
+        Logs a warning for each suppression that has expired or matched no finding.
+        """
+        found = rules.evaluate_scan(engine, scan_id, self.pack, self.settings, self.suppressions)
+        for line in rules.describe_usage(found.suppression_usage):
+            log.warning("%s", line)
+        return found
 
 
 def run_scan(config: Config, engine: Engine, *, policy: RetryPolicy | None = None) -> ScanOutcome:

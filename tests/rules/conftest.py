@@ -183,9 +183,9 @@ class Snap:
 
     def evaluate(self, settings: RuleSettings | None = None,
                  suppressions: Suppressions | None = None) -> list[Finding]:
-        """Run the whole pack over this scan."""
-        return evaluate_scan(self.engine, self.scan_id, self.pack, settings or RuleSettings(),
-                             suppressions)
+        """Run the whole pack over this scan; the findings read back into a list."""
+        return list(evaluate_scan(self.engine, self.scan_id, self.pack,
+                                  settings or RuleSettings(), suppressions))
 
 
 def hits(found: Sequence[Finding], rule_id: str, status: str = "open") -> set[str]:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
-from rules.suppressions import load_suppressions
+from rules import RuleSettings, evaluate_scan
+from rules.suppressions import (
+    SuppressionTracker,
+    SuppressionUsage,
+    describe_usage,
+    load_suppressions,
+)
 from scanner.errors import ConfigError
 
 GOOD = """
@@ -102,3 +108,43 @@ def test_malformed_file_names_file_and_entry(tmp_path, text, message):
 
 def test_empty_file(tmp_path):
     assert load_suppressions(_write(tmp_path, "")).entries == ()
+
+
+def test_shadowed_entry_counts_as_used_and_not_assessed_never_matches(snap, tmp_path):
+    sup = load_suppressions(_write(tmp_path, """
+- {rule: "DDA-KEY-*", resource: "*", reason: broad, owner: o, expires: 2030-01-01}
+- {rule: DDA-KEY-007, resource: leak, reason: narrow, owner: o, expires: 2030-01-01}
+- {rule: DDA-KEY-004, resource: "*", reason: only not assessed, owner: o,
+   expires: 2030-01-01}
+"""))
+    t = snap.target()
+    snap.app_key(t, "leak", leaked=True)
+    snap.coverage(t, "users", "forbidden")  # DDA-KEY-004 is not assessed
+    result = evaluate_scan(snap.engine, snap.scan_id, snap.pack, RuleSettings(), sup)
+    found = list(result)
+    leak = next(f for f in found if f.rule_id == "DDA-KEY-007")
+    assert leak.status == "suppressed" and leak.suppression["reason"] == "broad"
+    key4 = [f for f in found if f.rule_id == "DDA-KEY-004"]
+    assert [(f.status, f.suppression) for f in key4] == [("not_assessed", None)]
+    usage = result.suppression_usage
+    assert [e.index for e in usage.active] == [1, 2]  # entry 2 matched too, behind entry 1
+    assert [e.index for e in usage.unused] == [3] and usage.path == sup.path
+    again = sup.usage(found, snap.started)  # the same answer from the findings themselves
+    assert (again.expired, again.unused) == (usage.expired, usage.unused)
+
+
+def test_describe_usage_lines(tmp_path):
+    sup = load_suppressions(_write(tmp_path, GOOD))
+    usage = SuppressionTracker(sup, datetime(2026, 11, 21)).usage()
+    path = tmp_path / "suppressions.yaml"
+    assert describe_usage(usage) == [
+        f"{path}: entry 3 (rule DDA-KEY-001, resource *) expired on 2026-01-01 and no longer "
+        "applies; renew or remove it (owner someone@example.com)",
+        *(f"{path}: entry {i} (rule {r}, resource {res}) matched no finding; remove it or "
+          f"correct its patterns (owner {o})"
+          for i, r, res, o in [(1, "DDA-KEY-00[37]", "ci-*", "secops@example.com"),
+                               (2, "DDA-ORG-*", "Org prod", "grc@example.com"),
+                               (4, "DDA-MAP-*", "*", "someone@example.com")]),
+    ]
+    assert describe_usage(SuppressionUsage()) == []
+    assert describe_usage(SuppressionTracker(None, datetime(2026, 11, 21)).usage()) == []
