@@ -12,6 +12,7 @@ import click
 
 import reports
 import reports.cli
+import rules.cli
 from scanner import __version__, logs
 from scanner.config import SEVERITIES, Config, load_config
 from scanner.errors import ConfigError, DDAuditError
@@ -160,6 +161,9 @@ for _command in COMMANDS:  # db, scans, prune, collect (scanner/ops/commands.py)
 
 for _evidence_command in reports.cli.COMMANDS:  # verify, diff (reports/cli.py)
     cli.add_command(_evidence_command)
+
+for _rules_command in rules.cli.COMMANDS:  # rules list, rules show (rules/cli.py)
+    cli.add_command(_rules_command)
 
 
 def main() -> None:

@@ -1,0 +1,173 @@
+"""Text views of the rule pack for `ddaudit rules list` and `ddaudit rules show`.
+
+Parameters are shown with their effective values: the rule's default, then the
+`[rules.params."pack"]` and `[rules.params."<id>"]` overrides of a config, each value
+saying where it came from.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from rules.loader import load_rulepack
+from rules.model import PACK_PARAMS_KEY, Rule, RulePack, RuleSettings
+from rules.params import check_settings, rule_parameters
+from scanner.config import load_config
+from scanner.errors import ConfigError
+
+_WIDTH = 92
+_INDENT = "  "
+
+
+@dataclass(frozen=True)
+class ParameterView:
+    """One parameter of a rule: its effective value and where that value comes from."""
+
+    name: str
+    value: object
+    default: object
+    source: str  # "default", "pack default", or the config table that set it
+
+    @property
+    def overridden(self) -> bool:
+        """Whether a config override replaced the default."""
+        return self.source.startswith("[")
+
+    def line(self) -> str:
+        """`name = value`, with the default and the override's table when overridden."""
+        text = f"{self.name} = {show_value(self.value)}"
+        if self.overridden:
+            text += f"  (default {show_value(self.default)}; set by {self.source})"
+        elif self.source != "default":
+            text += f"  ({self.source})"
+        return text
+
+
+class _AnyVariable(Mapping[str, str]):
+    """An environment where every variable is set: showing rules never needs a key."""
+
+    def __getitem__(self, key: str) -> str:
+        return "(not read)"
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def load_for_display(config_path: Path | None) -> tuple[RulePack, RuleSettings]:
+    """The pack (with the config's custom rules) and the config's rule settings, checked.
+
+    Without a config: the built-in pack and no overrides. The targets' key variables
+    need not be set.
+    """
+    if config_path is None:
+        return load_rulepack(), RuleSettings()
+    config = load_config(config_path, env=_AnyVariable())
+    pack = load_rulepack(config.rules_custom_dirs)
+    settings = RuleSettings(
+        params=config.rules_params,
+        disabled=config.rules_disabled,
+        trusted_orgs=config.trusted_orgs,
+    )
+    check_settings(pack, settings)
+    return pack, settings
+
+
+def show_value(value: object) -> str:
+    """A parameter value for people: lists comma-joined, an empty list as (none)."""
+    if isinstance(value, list | tuple | frozenset | set):
+        items = sorted(value) if isinstance(value, frozenset | set) else list(value)
+        return ", ".join(str(v) for v in items) if items else "(none)"
+    return str(value)
+
+
+def parameters(pack: RulePack, rule: Rule, settings: RuleSettings) -> list[ParameterView]:
+    """The rule's parameters with effective values, in name order, then trusted_orgs if used."""
+    effective = rule_parameters(pack, rule, settings)
+    defaults = pack.parameters_of(rule)
+    own = settings.params.get(rule.id, {})
+    shared = settings.params.get(PACK_PARAMS_KEY, {})
+    views = []
+    for name in sorted(effective):
+        if name in own:
+            source = f'[rules.params."{rule.id}"]'
+        elif name in shared and name not in rule.parameters:
+            source = f'[rules.params."{PACK_PARAMS_KEY}"]'
+        else:
+            source = "default" if name in rule.parameters else "pack default"
+        views.append(ParameterView(name, effective[name], defaults[name], source))
+    if "trusted_orgs" in rule.binds:
+        views.append(ParameterView("trusted_orgs", sorted(settings.trusted_orgs), [],
+                                   "from [estate] trusted_orgs"))
+    return views
+
+
+def find_rule(pack: RulePack, rule_id: str) -> Rule:
+    """The rule with this id (any case); ConfigError naming the id otherwise."""
+    for candidate in (rule_id, rule_id.upper()):
+        try:
+            return pack.get(candidate)
+        except KeyError:
+            continue
+    raise ConfigError(f"unknown rule {rule_id}; `ddaudit rules list` shows the "
+                      f"{len(pack.rules)} rules")
+
+
+def list_lines(pack: RulePack, settings: RuleSettings) -> list[str]:
+    """One line per rule (id, severity, title), its parameters indented beneath it."""
+    width = max((len(r.id) for r in pack.rules), default=2)
+    pad = " " * (width + 2)
+    lines = [f"{'ID':<{width}}  {'SEVERITY':<8}  TITLE"]
+    for rule in pack.rules:
+        flag = "  [disabled]" if rule.id in settings.disabled else ""
+        lines.append(f"{rule.id:<{width}}  {rule.severity:<8}  {rule.title}{flag}")
+        lines.extend(pad + p.line() for p in parameters(pack, rule, settings))
+    disabled = sum(1 for r in pack.rules if r.id in settings.disabled)
+    lines.append(f"{len(pack.rules)} rules ({disabled} disabled); "
+                 "`ddaudit rules show ID` gives one in full")
+    return lines
+
+
+def _wrap(text: str) -> list[str]:
+    """Indented lines of at most _WIDTH characters; URLs and ids are never broken."""
+    return textwrap.wrap(text, _WIDTH, initial_indent=_INDENT, subsequent_indent=_INDENT,
+                         break_long_words=False, break_on_hyphens=False)
+
+
+def _block(title: str, text: str) -> list[str]:
+    return [f"{title}:", *_wrap(text), ""]
+
+
+def show_lines(pack: RulePack, settings: RuleSettings, rule_id: str) -> list[str]:
+    """Everything about one rule: texts, references, controls, parameters, inputs, SQL."""
+    rule = find_rule(pack, rule_id)
+    status = ("disabled by [rules] disabled" if rule.id in settings.disabled else "enabled")
+    lines = [
+        f"{rule.id}  {rule.title}",
+        "",
+        f"severity:       {rule.severity}",
+        f"resource type:  {', '.join(rule.resource_types)}",
+        f"status:         {status}",
+        f"inputs:         {', '.join(rule.inputs) or '(none)'}",
+        f"file:           {rule.path}",
+        "",
+    ]
+    lines += _block("description", rule.description)
+    lines += _block("rationale", rule.rationale)
+    lines += _block("remediation", rule.remediation)
+    lines += ["references:", *(f"{_INDENT}{ref}" for ref in rule.references or ("(none)",)), ""]
+    lines += ["controls:",
+              *(f"{_INDENT}{fw}: {', '.join(ids)}" for fw, ids in rule.controls), ""]
+    views = parameters(pack, rule, settings)
+    lines += ["parameters:", *(_INDENT + p.line() for p in views or ())]
+    if not views:
+        lines.append(f"{_INDENT}(none)")
+    lines += ["", "detail:", *_wrap(rule.detail), ""]
+    lines += ["condition:", *(_INDENT + line if line else "" for line in
+                              textwrap.dedent(rule.condition).rstrip().splitlines())]
+    return lines
