@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from rich.console import Console
 
 import reports
 import reports.cli
 import rules.cli
-from scanner import __version__, logs
+from scanner import __version__, logs, progress
 from scanner.config import SEVERITIES, Config, load_config
 from scanner.errors import ConfigError, DDAuditError
 from scanner.ops.commands import COMMANDS
@@ -57,7 +58,10 @@ trusted_orgs = []                   # org UUIDs outside the estate allowed as co
 def cli(ctx: click.Context, verbose: bool, log_format: str) -> None:
     """Audit the access surface of a Datadog estate."""
     ctx.obj = {"verbose": verbose}
-    logs.configure(verbose, log_format)
+    console = Console(stderr=True)
+    logs.configure(verbose, log_format, console)
+    progress.install(progress.for_terminal(console) if log_format == "plain"
+                     else progress.Reporter())
 
 
 def _config(path: Path | None, database: str | None, output: Path | None,

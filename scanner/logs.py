@@ -6,6 +6,9 @@ import json
 import logging
 import sys
 
+from rich.console import Console
+from rich.logging import RichHandler
+
 
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -17,14 +20,22 @@ class _JsonFormatter(logging.Formatter):
         }, ensure_ascii=False)
 
 
-def configure(verbose: bool, fmt: str = "plain") -> None:
-    """Send ddaudit's log lines to stderr in the chosen format."""
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(_JsonFormatter())
+def configure(verbose: bool, fmt: str = "plain", console: Console | None = None) -> None:
+    """Send ddaudit's log lines to stderr in the chosen format.
+
+    With a terminal `console` and the plain format, lines go through rich so that they
+    print above the progress bars instead of through them.
+    """
+    handler: logging.Handler
+    if fmt == "plain" and console is not None and console.is_terminal:
+        handler = RichHandler(console=console, show_path=False, log_time_format="%H:%M:%S")
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
-                                               "%Y-%m-%dT%H:%M:%S"))
+        handler = logging.StreamHandler(sys.stderr)
+        if fmt == "json":
+            handler.setFormatter(_JsonFormatter())
+        else:
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
+                                                   "%Y-%m-%dT%H:%M:%S"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)

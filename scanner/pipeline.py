@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, select, update
 import reports
 import rules
 from rules.params import check_settings
-from scanner import __version__
+from scanner import __version__, progress
 from scanner.client import DatadogClient, RetryPolicy
 from scanner.collect import Coverage, TargetContext, collect_target
 from scanner.config import SEVERITIES, Config, Target
@@ -70,21 +70,24 @@ async def collect_all(
     connector = aiohttp.TCPConnector(limit=256, limit_per_host=0)
     async with aiohttp.ClientSession(connector=connector, trust_env=False) as session, \
             SnapshotWriter(engine) as writer:
+        reporter = progress.current()
         contexts = [
-            TargetContext(scan_id, t, _client(session, t, config, policy), writer)
+            TargetContext(scan_id, t, _client(session, t, config, policy), writer,
+                          progress=reporter)
             for t in (config.targets if targets is None else targets)
         ]
 
         async def one(ctx: TargetContext) -> list[Coverage]:
-            log.info("collecting target %s (%s)", ctx.target.name, ctx.target.site)
+            reporter.target_started(ctx.target.name, ctx.target.site)
             coverage = await collector(ctx)
-            bad = [c.endpoint for c in coverage if c.status != "complete"]
-            log.info("target %s done: %d requests, %s", ctx.target.name,
-                     ctx.client.stats.requests,
-                     "complete" if not bad else f"incomplete: {', '.join(bad)}")
+            reporter.target_done(ctx.target.name, coverage, ctx.client.stats.requests)
             return coverage
 
-        results = await asyncio.gather(*(one(c) for c in contexts))
+        reporter.start([c.target.name for c in contexts], len(schema.ENDPOINTS))
+        try:
+            results = await asyncio.gather(*(one(c) for c in contexts))
+        finally:
+            reporter.stop()
     return list(zip(contexts, results, strict=True))
 
 

@@ -12,6 +12,8 @@ from typing import Any, TypeGuard
 from scanner.client import DatadogClient, Page, page_total
 from scanner.config import Target
 from scanner.errors import APIError, ForbiddenError
+from scanner.progress import Reporter
+from scanner.progress import current as current_reporter
 from scanner.redact import redact
 from scanner.store.writer import SnapshotWriter
 from scanner.timeutil import parse_timestamp
@@ -51,6 +53,7 @@ class TargetContext:
     org_name: str | None = None
     service_account_ids: list[str] = field(default_factory=list)
     users_coverage: asyncio.Future[Coverage] | None = None
+    progress: Reporter = field(default_factory=current_reporter)
 
     def tag(self, row: dict[str, Any]) -> dict[str, Any]:
         """Add the scan, target, site and org columns every population row carries."""
@@ -128,8 +131,13 @@ class Tally:
     note: str | None = None
     incomplete: bool = False  # set when something is known to be missing beyond the counts
     seen: set[str] = field(default_factory=set)
-
     unparseable: int = 0
+    on_page: Callable[[int], None] | None = None  # progress: items of each page
+
+    def page_done(self, items: int) -> None:
+        """Report one more page of `items` to whoever follows the progress."""
+        if self.on_page is not None:
+            self.on_page(items)
 
     def first_time(self, ident: str) -> bool:
         """True the first time an id is seen (a repeated item is neither stored nor counted)."""
@@ -157,7 +165,14 @@ Family = Callable[[TargetContext, Tally], Awaitable[None]]
 
 async def guarded(endpoint: str, family: Family, ctx: TargetContext) -> Coverage:
     """Run one collector, turning API failures into an honest coverage record."""
-    tally = Tally()
+    tally = Tally(on_page=lambda items: ctx.progress.page(ctx.target.name, endpoint, items))
+    coverage = await _coverage_of(endpoint, family, ctx, tally)
+    ctx.progress.endpoint_done(ctx.target.name, coverage)
+    return coverage
+
+
+async def _coverage_of(endpoint: str, family: Family, ctx: TargetContext,
+                       tally: Tally) -> Coverage:
     try:
         await family(ctx, tally)
     except ForbiddenError as exc:
@@ -211,6 +226,7 @@ async def consume(
         first = False
         for table, rows in (await rows_of(to_rows, ctx, tally, page)).items():
             await ctx.writer.put(table, rows)
+        tally.page_done(len(page.data))
 
 
 def leak_of(item: Mapping[str, Any], included: Mapping[tuple[str, str], Mapping[str, Any]]

@@ -73,6 +73,7 @@ async def collect_okta_accounts(ctx: TargetContext, tally: Tally) -> None:
             continue
         rows.append(ctx.tag(parse_okta_account(item)))
     await ctx.writer.put("okta_accounts", rows)
+    tally.page_done(len(page.data))
 
 
 def normalise_domain(value: str | None) -> str | None:

@@ -77,6 +77,7 @@ async def _per_service_account(ctx: TargetContext, tally: Tally, cause: Forbidde
                                              owner=account_id), ctx, tally, page)
                 for table, batch in rows.items():
                     await ctx.writer.put(table, batch)
+                tally.page_done(len(page.data))
 
     results = await asyncio.gather(
         *(one(a) for a in list(ctx.service_account_ids)), return_exceptions=True

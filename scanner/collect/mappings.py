@@ -87,3 +87,4 @@ async def collect_teams(ctx: TargetContext, tally: Tally) -> None:
                 "raw": raw_json(item),
             }))
         await ctx.writer.put("teams", rows)
+        tally.page_done(len(page.data))

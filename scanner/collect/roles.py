@@ -68,6 +68,7 @@ async def collect_permissions(ctx: TargetContext, tally: Tally) -> None:
     if not rows:
         raise APIError("GET /api/v2/permissions: the catalogue is empty")
     await ctx.writer.put("permissions", rows)
+    tally.page_done(len(page.data))
 
 
 def parse_permission(item: dict[str, Any]) -> dict[str, Any]:

@@ -89,7 +89,12 @@ async def test_items_without_an_id_make_the_endpoint_partial() -> None:
         for ident in ("a", None, "a", "b", None):
             tally.admit(ident)
 
-    coverage = await guarded("users", family, None)  # type: ignore[arg-type]
+    from types import SimpleNamespace
+
+    from scanner.progress import Reporter
+
+    ctx = SimpleNamespace(target=SimpleNamespace(name="t"), progress=Reporter())
+    coverage = await guarded("users", family, ctx)  # type: ignore[arg-type]
     assert (coverage.status, coverage.collected) == ("partial", 2)
     assert coverage.error == "2 item(s) without a usable id were skipped"
 

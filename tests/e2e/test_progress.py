@@ -1,0 +1,62 @@
+"""Progress: bars over targets, endpoints and pages on a terminal; log lines under cron."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable, Iterator
+
+import pytest
+from rich.console import Console
+
+from scanner import progress
+from scanner.config import Config
+from scanner.simulator.model import Estate
+from tests.e2e.conftest import ScanRun
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def reporter_slot() -> Iterator[None]:
+    """Restore the default reporter after the test."""
+    yield
+    progress.install(progress.Reporter())
+
+
+def test_terminal_gets_bars_over_targets_endpoints_and_pages(
+    config: Config, scan: Callable[..., ScanRun], reporter_slot: None
+) -> None:
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120)
+    reporter = progress.for_terminal(console)
+    assert isinstance(reporter, progress.RichReporter)
+    progress.install(reporter)
+    scan(config)
+    text = screen.getvalue()
+    targets = len(config.targets)
+    assert "all targets" in text and f"{targets}/{targets}" in text
+    # each target's bar counted its endpoints and pages while it ran
+    assert all(t.name in text for t in config.targets)
+    assert "pages" in text and " 0 pages" not in text.splitlines()[-1]
+
+
+def test_cron_gets_a_line_per_target_and_a_warning_per_gap(
+    estate: Estate, config: Config, scan: Callable[..., ScanRun],
+    caplog: pytest.LogCaptureFixture, reporter_slot: None,
+) -> None:
+    assert type(progress.for_terminal(Console(file=io.StringIO()))) is progress.Reporter
+    progress.install(progress.Reporter())
+    victim = estate.targets[0]
+    estate.revoke(victim.name, "integrations_read")
+    with caplog.at_level(logging.INFO, logger="ddaudit.progress"):
+        scan(config)
+    messages = [r.getMessage() for r in caplog.records if r.name == "ddaudit.progress"]
+    done = [m for m in messages if " done: " in m]
+    assert len(done) == len(config.targets)
+    warnings = [r.getMessage() for r in caplog.records
+                if r.name == "ddaudit.progress" and r.levelno == logging.WARNING]
+    assert warnings == [f"target {victim.name} endpoint okta_accounts forbidden: "
+                        "GET /api/v2/integrations/okta/accounts: HTTP 403: Forbidden"]
+    assert any(m.startswith(f"target {victim.name} done:") and "incomplete: okta_accounts" in m
+               for m in done)
