@@ -46,7 +46,8 @@ def load_rulepack(custom_dirs: Sequence[Path] = ()) -> RulePack:
     rule_files = sorted(p for p in PACK_DIR.glob("*.yaml") if p.name != PACK_FILE)
     for folder in custom_dirs:
         if not Path(folder).is_dir():
-            raise RuleError(f"{folder}: custom rule folder does not exist")
+            raise RuleError(f"{folder}: custom rule folder does not exist; create it or remove "
+                            "it from [rules] custom_dirs")
         rule_files.extend(sorted(Path(folder).glob("*.y*ml")))
     files.extend(rule_files)
     rules: dict[str, Rule] = {}
