@@ -25,7 +25,8 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(BIN)/ruff check scanner rules reports tests $(wildcard bench)
 	$(BIN)/mypy
-	$(BIN)/mypy --strict bench/collect.py bench/ours.py bench/peer.py bench/simproc.py bench/faults.py
+	$(BIN)/mypy --strict bench/collect.py bench/ours.py bench/peer.py bench/simproc.py bench/faults.py \
+		bench/rules.py
 
 bench-collect: $(STAMP)
 	$(BIN)/python bench/collect.py

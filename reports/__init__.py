@@ -19,7 +19,7 @@ from reports.findings_csv import render_findings_csv
 from reports.findings_json import render_findings_json
 from reports.html import render_html
 from reports.listings import load_listings, render_population
-from reports.load import ScanReport, load_scan, previous_scan_id
+from reports.load import ScanReport, load_scan, load_suppression_usage, previous_scan_id
 from reports.manifest import (
     MANIFEST,
     SIGNATURE,
@@ -56,7 +56,9 @@ def load_context(
 ) -> ReportContext:
     """Load scan `scan_id`, its previous finished scan (for the diff) and the rule metadata.
 
-    Without `pack`, the built-in rule pack gives the rule metadata.
+    Without `pack`, the built-in rule pack gives the rule metadata. The suppressions'
+    usage is the one stored when the scan was evaluated; `suppressions` (the current
+    file) is used only for a scan evaluated before that was stored.
     """
     report = load_scan(engine, scan_id)
     previous_id = previous_scan_id(engine, report.scan)
@@ -64,7 +66,8 @@ def load_context(
     if pack is None:
         pack = _builtin_pack()
     return build_context(report, diff_reports(previous, report), pack=pack,
-                         suppressions=suppressions, disabled_rules=disabled_rules)
+                         suppressions=suppressions, disabled_rules=disabled_rules,
+                         recorded=load_suppression_usage(engine, scan_id))
 
 
 def _builtin_pack() -> RulePack | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from reports.diff import ScanDiff
-from reports.load import FindingRow, ScanReport
+from reports.load import FindingRow, RecordedSuppression, ScanReport
 from rules.model import Finding, RulePack
 from rules.suppressions import Suppressions
 
@@ -95,14 +95,25 @@ def build_context(
     pack: RulePack | None,
     suppressions: Suppressions | None,
     disabled_rules: frozenset[str] = frozenset(),
+    recorded: Sequence[RecordedSuppression] | None = None,
 ) -> ReportContext:
-    """Join the scan with rule metadata, the diff and the suppressions in force."""
+    """Join the scan with rule metadata, the diff and the suppressions in force.
+
+    `recorded`, the suppression usage stored by the scan's evaluation, wins over
+    `suppressions` (today's file, which may have changed since); without it (a scan
+    evaluated before revision 0003) the file's entries are matched against the findings.
+    """
     infos = _rule_infos(report.findings, pack)
     counts: dict[tuple[str, str], int] = {}
     for f in report.findings:
         counts[(f.rule_id, f.status)] = counts.get((f.rule_id, f.status), 0) + 1
     results = tuple(_rule_result(info, counts, disabled_rules) for info in infos)
-    entries, known = _suppressions(report, suppressions)
+    if recorded is not None:
+        entries: tuple[SuppressionEntry, ...] = tuple(
+            _entry(r.state, r.entry, r.matches) for r in recorded)
+        known = True
+    else:
+        entries, known = _suppressions(report, suppressions)
     return ReportContext(
         report=report,
         rules=results,

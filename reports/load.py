@@ -12,7 +12,14 @@ from sqlalchemy import Engine, RowMapping, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from scanner.errors import ConfigError, StoreError
-from scanner.store.schema import ENDPOINTS, coverage, findings, scans, targets
+from scanner.store.schema import (
+    ENDPOINTS,
+    coverage,
+    findings,
+    scans,
+    suppression_usage,
+    targets,
+)
 
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
 """Severity scale, most severe first: the report order."""
@@ -225,6 +232,52 @@ def load_scan(engine: Engine, scan_id: str) -> ScanReport:
         coverage=tuple(coverage_objs),
         findings=tuple(finding_objs),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedSuppression:
+    """One suppressions entry as the scan's evaluation stored it, with its state then."""
+
+    state: str  # active | expired | unused
+    entry: Mapping[str, object]  # rule, resource, reason, owner, expires, ticket[, site, org]
+    matches: int
+
+
+def load_suppression_usage(engine: Engine, scan_id: str) -> tuple[RecordedSuppression, ...] | None:
+    """The suppression usage stored when scan `scan_id` was last evaluated, in file order.
+
+    None when the scan was not evaluated since revision 0003 (which began storing it):
+    the caller falls back on the current suppressions file.
+    """
+    try:
+        with engine.connect() as conn:
+            evaluated = conn.execute(
+                select(scans.c.evaluated_at).where(scans.c.id == scan_id)
+            ).scalar()
+            if evaluated is None:
+                return None
+            rows = conn.execute(
+                select(suppression_usage)
+                .where(suppression_usage.c.scan_id == scan_id)
+                .order_by(suppression_usage.c.position)
+            ).mappings().all()
+    except SQLAlchemyError as exc:
+        raise StoreError(
+            f"cannot read the suppression usage of scan {scan_id!r}: "
+            f"{exc.__class__.__name__}; check that the database is reachable and migrated"
+        ) from exc
+    out = []
+    for r in rows:
+        entry: dict[str, object] = {
+            "rule": r["rule"], "resource": r["resource"], "reason": r["reason"],
+            "owner": r["owner"], "expires": r["expires"].isoformat(), "ticket": r["ticket"],
+        }
+        for key in ("site", "org"):
+            if r[key] is not None:
+                entry[key] = r[key]
+        out.append(RecordedSuppression(str(r["state"]), MappingProxyType(entry),
+                                       int(r["matches"])))
+    return tuple(out)
 
 
 def previous_scan_id(engine: Engine, scan: ScanSummary) -> str | None:

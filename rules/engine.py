@@ -4,7 +4,18 @@ Each condition runs in the database. Its rows stream through in batches and beco
 findings rows (stable id, detail sentence, first_seen carried over from earlier scans,
 suppressions applied) that are inserted with executemany as they come, so memory stays
 flat however many findings a scan has. The caller gets an `Evaluated`: counts, the time
-of each rule, the suppressions' usage, and the findings read back from the table.
+of each rule, the suppressions' usage, and the findings read back from the table. The
+suppressions' usage is stored too (`suppression_usage`), for later reports of the scan.
+
+first_seen comes from `finding_history` (one row per finding id: the earliest first_seen
+it ever had while open or suppressed), looked up by primary key one batch at a time, so
+its cost does not grow with the number of scans kept. A finding's first_seen is the
+history's value when that is earlier than this scan's start, else the scan's start; the
+history then keeps the smaller of the two. Re-evaluating a scan thus gives the findings
+it gave before, even after later scans were evaluated: their entries are never earlier
+than the earliest scan a finding was seen in. The history outlives the scans `prune`
+deletes (first seen is history), and a finding once seen failing stays in it even if a
+re-evaluation with other rules or suppressions no longer finds it.
 """
 
 from __future__ import annotations
@@ -19,7 +30,18 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, func, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Insert,
+    Table,
+    bindparam,
+    delete,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from rules.model import REQUIRED_COLUMNS, Rule, RulePack, RuleSettings, fingerprint
@@ -33,13 +55,23 @@ from rules.params import (
     statement,
 )
 from rules.results import Evaluated, RuleRun
-from rules.suppressions import Suppressions, SuppressionTracker
+from rules.suppressions import Suppressions, SuppressionTracker, SuppressionUsage
 from scanner.errors import ConfigError, RuleError, StoreError
-from scanner.store.schema import coverage, findings, orgs, scans, targets
+from scanner.store.schema import (
+    coverage,
+    finding_history,
+    findings,
+    orgs,
+    scans,
+    suppression_usage,
+    targets,
+)
+from scanner.timeutil import utcnow
 
 _FETCH = 2000  # condition rows fetched at a time
 _WRITE = 2000  # findings rows per executemany
-_LOOKUP = 500  # finding ids per first_seen query
+_LOOKUP = 500  # finding ids per finding_history query
+_PG_EVALUATION_LOCK = 0x64646165  # "ddae": evaluations queue on PostgreSQL (shared history)
 _FORMATTER = string.Formatter()
 _ISO_MATCH = ISO_TIMESTAMP.match
 _MISSING = object()
@@ -72,11 +104,15 @@ def evaluate_scan(
     """Evaluate every enabled rule on scan `scan_id`, replace its findings rows, return them.
 
     The result counts the findings and, when iterated, reads them back sorted by severity,
-    rule id, site, org and resource id.
+    rule id, site, org and resource id. The scan's suppression usage rows are replaced,
+    finding_history is updated, and the scan is stamped evaluated (and not yet reported
+    since: its stored bundle no longer matches), all in one transaction.
     """
     check_settings(pack, settings)
     runs: list[RuleRun] = []
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # concurrent upserts of one history deadlock
+            conn.execute(select(func.pg_advisory_xact_lock(_PG_EVALUATION_LOCK)))
         now = conn.execute(select(scans.c.started_at).where(scans.c.id == scan_id)).scalar()
         if now is None:
             raise ConfigError(f"scan {scan_id} is not in the database; see `ddaudit scans list`")
@@ -96,7 +132,24 @@ def evaluate_scan(
             )
             written = _evaluate_rule(conn, rule, values, scan_targets, cov, writer)
             runs.append(RuleRun(rule.id, written, time.perf_counter() - started))
-    return Evaluated(engine, scan_id, writer.counts, runs, writer.tracker.usage())
+        usage = writer.tracker.usage()
+        _record_usage(conn, scan_id, usage)
+        conn.execute(update(scans).where(scans.c.id == scan_id)
+                     .values(evaluated_at=utcnow(), reported_at=None))
+    return Evaluated(engine, scan_id, writer.counts, runs, usage)
+
+
+def _record_usage(conn: Connection, scan_id: str, usage: SuppressionUsage) -> None:
+    """Replace the scan's suppression_usage rows with this evaluation's."""
+    conn.execute(delete(suppression_usage).where(suppression_usage.c.scan_id == scan_id))
+    rows = [
+        {"scan_id": scan_id, "position": e.index, "rule": e.rule, "resource": e.resource,
+         "site": e.site, "org": e.org, "reason": e.reason, "owner": e.owner,
+         "ticket": e.ticket, "expires": e.expires, "state": state, "matches": matches}
+        for e, state, matches in usage.states()
+    ]
+    if rows:
+        conn.execute(suppression_usage.insert(), rows)
 
 
 def _targets(conn: Connection, scan_id: str) -> list[_Target]:
@@ -241,8 +294,11 @@ class _Writer:
         self.conn, self.scan_id, self.now, self.tracker = conn, scan_id, now, tracker
         self.pending: list[list[Any]] = []
         self.counts: Counter[tuple[str, str]] = Counter()
-        self.history = _has_history(conn, now)
+        # An empty history (the first evaluation ever) has nothing to look up.
+        self.history = conn.execute(select(finding_history.c.id).limit(1)).first() is not None
         self.insert = _BulkInsert(conn, findings, _COLUMNS)
+        self.remember = _BulkInsert(conn, finding_history, ("id", "first_seen"),
+                                    _history_upsert(conn))
 
     def add(self, row: list[Any]) -> None:
         """Queue one findings row (a list in _COLUMNS order); write when the batch is full."""
@@ -251,34 +307,45 @@ class _Writer:
             self.flush()
 
     def flush(self) -> None:
-        """Finish and insert the queued rows."""
+        """Finish and insert the queued rows, and record them in finding_history."""
         rows, self.pending = self.pending, []
         if not rows:
             return
-        if self.history:
-            self._carry_first_seen(rows)
+        known = self._carry_first_seen(rows) if self.history else {}
         if self.tracker.in_force:
             self._suppress(rows)
         counts = self.counts
         for row in rows:
             counts[(row[_SEVERITY], row[_STATUS])] += 1
+        # Only ids new to the history, or seen earlier than it says (an older scan
+        # evaluated late), need writing; _BulkInsert converts the rows in place, so
+        # these are picked first.
+        history: list[list[Any]] = []
+        for row in rows:
+            if row[_STATUS] != "not_assessed":
+                recorded = known.get(row[_ID])
+                if recorded is None or row[_SEEN] < recorded:
+                    history.append([row[_ID], row[_SEEN]])
         try:
             self.insert(rows)
+            if history:
+                self.remember(history)
         except SQLAlchemyError as exc:
             message = str(getattr(exc, "orig", exc)).splitlines()[0]
             raise StoreError(f"cannot write findings: {message}") from exc
 
-    def _carry_first_seen(self, rows: list[list[Any]]) -> None:
-        carried: dict[str, datetime] = {}
+    def _carry_first_seen(self, rows: list[list[Any]]) -> dict[str, datetime]:
+        """Set each row's first_seen from the history; return the history of these ids."""
+        known: dict[str, datetime] = {}
         for start in range(0, len(rows), _LOOKUP):
             chunk = [row[_ID] for row in rows[start : start + _LOOKUP]]
-            for fid, first in self.conn.execute(_EARLIEST, {"ids": chunk, "now": self.now}):
-                if first is not None:
-                    carried[fid] = first
+            for fid, first in self.conn.execute(_RECORDED, {"ids": chunk}):
+                known[fid] = first
         for row in rows:
-            first = carried.get(row[_ID])
+            first = known.get(row[_ID])
             if first is not None and first < row[_SEEN]:
                 row[_SEEN] = first
+        return known
 
     def _suppress(self, rows: list[list[Any]]) -> None:
         match = self.tracker.match_fields
@@ -291,30 +358,22 @@ class _Writer:
                 row[_SUPPRESSION] = json.dumps(hit.as_dict())
 
 
-# Earliest first_seen of each finding id in earlier scans where it was failing.
-_EARLIEST = (
-    select(findings.c.id, func.min(findings.c.first_seen))
-    .join(scans, scans.c.id == findings.c.scan_id)
-    .where(
-        and_(
-            scans.c.started_at < bindparam("now"),
-            findings.c.status.in_(("open", "suppressed")),
-            findings.c.id.in_(bindparam("ids", expanding=True)),
-        )
-    )
-    .group_by(findings.c.id)
+# The history of some finding ids, by primary key.
+_RECORDED = select(finding_history.c.id, finding_history.c.first_seen).where(
+    finding_history.c.id.in_(bindparam("ids", expanding=True))
 )
 
 
-def _has_history(conn: Connection, now: datetime) -> bool:
-    """Whether any earlier scan has a failing finding (else there is nothing to carry)."""
-    query = (
-        select(findings.c.id)
-        .join(scans, scans.c.id == findings.c.scan_id)
-        .where(scans.c.started_at < now, findings.c.status.in_(("open", "suppressed")))
-        .limit(1)
+def _history_upsert(conn: Connection) -> Insert:
+    """INSERT into finding_history that keeps the earlier first_seen of an existing id."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(finding_history)
+    upsert: Insert = stmt.on_conflict_do_update(
+        index_elements=[finding_history.c.id],
+        set_={"first_seen": stmt.excluded.first_seen},
+        where=stmt.excluded.first_seen < finding_history.c.first_seen,
     )
-    return conn.execute(query).first() is not None
+    return upsert
 
 
 class _BulkInsert:
@@ -325,9 +384,11 @@ class _BulkInsert:
     SQLite) are converted.
     """
 
-    def __init__(self, conn: Connection, table: Table, columns: Sequence[str]) -> None:
+    def __init__(self, conn: Connection, table: Table, columns: Sequence[str],
+                 statement: Insert | None = None) -> None:
         dialect = conn.dialect
-        compiled = table.insert().compile(dialect=dialect, column_keys=list(columns))
+        insert = table.insert() if statement is None else statement
+        compiled = insert.compile(dialect=dialect, column_keys=list(columns))
         self.conn, self.sql, self.columns = conn, compiled.string, tuple(columns)
         positions = compiled.positiontup if compiled.positional else None
         self.order = [self.columns.index(name) for name in positions] if positions else None

@@ -49,6 +49,18 @@ class Evaluated(Sequence[Finding]):
         self.suppression_usage = suppression_usage or SuppressionUsage()
         self._total = sum(self.counts.values())
 
+    @classmethod
+    def stored(cls, engine: Engine, scan_id: str) -> Evaluated:
+        """The findings the scan's last evaluation stored, counted in the database."""
+        query = (
+            select(findings.c.severity, findings.c.status, func.count())
+            .where(findings.c.scan_id == scan_id)
+            .group_by(findings.c.severity, findings.c.status)
+        )
+        with engine.connect() as conn:
+            counts = {(str(sev), str(state)): int(n) for sev, state, n in conn.execute(query)}
+        return cls(engine, scan_id, counts)
+
     def __len__(self) -> int:
         return self._total
 
@@ -85,7 +97,8 @@ class Evaluated(Sequence[Finding]):
         return sum(
             n
             for (severity, state), n in self.counts.items()
-            if (status is None or state == status) and SEVERITY_RANK[severity] <= limit
+            if (status is None or state == status)
+            and SEVERITY_RANK.get(severity, len(SEVERITIES)) <= limit
         )
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -81,13 +82,23 @@ class SuppressionUsage:
     """How the entries of a suppressions file fared in one evaluation.
 
     `expired`: past their expiry date (they no longer apply); `unused`: in force but
-    matching no finding; `active`: in force and matching at least one finding.
+    matching no finding; `active`: in force and matching at least one finding. `matches`:
+    how many findings each active entry covers, by entry index (counting findings an
+    earlier entry suppressed too).
     """
 
     expired: tuple[Suppression, ...] = ()
     unused: tuple[Suppression, ...] = ()
     active: tuple[Suppression, ...] = ()
     path: Path | None = None
+    matches: Mapping[int, int] = field(default_factory=dict)
+
+    def states(self) -> list[tuple[Suppression, str, int]]:
+        """Every entry in file order with its state and the findings it covers."""
+        out = [(e, "expired", 0) for e in self.expired]
+        out += [(e, "unused", 0) for e in self.unused]
+        out += [(e, "active", self.matches.get(e.index, 0)) for e in self.active]
+        return sorted(out, key=lambda item: item[0].index)
 
 
 def describe_usage(usage: SuppressionUsage) -> list[str]:
@@ -148,6 +159,7 @@ class SuppressionTracker:
         self.entries = entries
         self.in_force = tuple(e for e in entries if e.active(now))
         self.used: set[int] = set()
+        self.matches: Counter[int] = Counter()
         self._by_rule: dict[str, tuple[Suppression, ...]] = {}
 
     def for_rule(self, rule_id: str) -> tuple[Suppression, ...]:
@@ -176,10 +188,9 @@ class SuppressionTracker:
         """`match` for a finding given by its fields (the engine's rows)."""
         hit: Suppression | None = None
         for e in self.for_rule(rule_id):
-            if hit is not None and e.index in self.used:
-                continue
             if e.covers(site, org_public_id, org_name, resource_id, resource_name):
                 self.used.add(e.index)
+                self.matches[e.index] += 1
                 hit = hit or e
         return hit
 
@@ -191,6 +202,7 @@ class SuppressionTracker:
             unused=tuple(e for e in self.in_force if e.index not in self.used),
             active=tuple(e for e in self.in_force if e.index in self.used),
             path=self.path,
+            matches=dict(self.matches),
         )
 
 

@@ -130,11 +130,7 @@ def report(config_path: Path | None, database: str | None, output: Path | None,
     engine = open_store(config.database)
     scan_id = scan_id or latest_scan_id(engine)
     require_collected(engine, scan_id)
-    evaluation = Evaluation.from_config(config)
-    click.echo(reports.write_reports(
-        engine, scan_id, config.output / scan_id, pack=evaluation.pack,
-        suppressions=evaluation.suppressions, disabled_rules=evaluation.settings.disabled,
-        signing_key=config.signing_key))
+    click.echo(Evaluation.from_config(config).report(config, engine, scan_id))
 
 
 @cli.command()

@@ -19,7 +19,7 @@ from rules.params import check_settings
 from scanner import __version__, progress
 from scanner.client import DatadogClient, RetryPolicy
 from scanner.collect import Coverage, TargetContext, collect_target
-from scanner.config import SEVERITIES, Config, Target
+from scanner.config import Config, Target
 from scanner.errors import BusyError, StoreError
 from scanner.store import schema
 from scanner.store.writer import SnapshotWriter
@@ -160,11 +160,12 @@ def fail_scan(engine: Engine, scan_id: str) -> None:
         log.debug("could not mark scan %s failed", scan_id, exc_info=True)
 
 
-def exit_code_for(status: str, findings: Sequence[rules.Finding], fail_on: str) -> tuple[int, int]:
-    """(exit code, open findings at or above fail_on): 3 partial, 1 findings, 0 clean."""
-    limit = SEVERITIES.index(fail_on)
-    hits = sum(1 for f in findings
-               if f.status == "open" and SEVERITIES.index(f.severity) <= limit)
+def exit_code_for(status: str, findings: rules.Evaluated, fail_on: str) -> tuple[int, int]:
+    """(exit code, open findings at or above fail_on): 3 partial, 1 findings, 0 clean.
+
+    Counts, never reads the findings back: `rules.Evaluated.stored` counts a stored scan's.
+    """
+    hits = findings.tally(status="open", at_or_above=fail_on)
     if status != "complete":
         return 3, hits
     return (1 if hits else 0), hits
@@ -200,6 +201,21 @@ class Evaluation:
             log.warning("%s", line)
         return found
 
+    def report(self, config: Config, engine: Engine, scan_id: str) -> Path:
+        """Write the scan's evidence bundle into <output>/<scan id>/, then stamp reported_at.
+
+        A scan evaluated but never stamped (its run killed while writing the bundle) is
+        listed as unreported; `ddaudit report --scan ID` or `scan --resume` writes it.
+        """
+        path = reports.write_reports(
+            engine, scan_id, config.output / scan_id, pack=self.pack,
+            suppressions=self.suppressions, disabled_rules=self.settings.disabled,
+            signing_key=config.signing_key)
+        with engine.begin() as conn:
+            conn.execute(update(schema.scans).where(schema.scans.c.id == scan_id)
+                         .values(reported_at=utcnow()))
+        return path
+
 
 def run_scan(config: Config, engine: Engine, *, policy: RetryPolicy | None = None) -> ScanOutcome:
     """The nightly job: collect, evaluate, report; never leaves a scan marked running."""
@@ -221,10 +237,7 @@ def conclude_scan(config: Config, engine: Engine, scan_id: str, evaluation: Eval
         status = collect()
         findings = evaluation.run(engine, scan_id)
         finish_scan(engine, scan_id, status)
-        report = reports.write_reports(
-            engine, scan_id, config.output / scan_id, pack=evaluation.pack,
-            suppressions=evaluation.suppressions, disabled_rules=evaluation.settings.disabled,
-            signing_key=config.signing_key)
+        report = evaluation.report(config, engine, scan_id)
     except BaseException:
         fail_scan(engine, scan_id)
         raise

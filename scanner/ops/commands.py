@@ -78,7 +78,7 @@ def _line(s: ScanSummary) -> str:
     def t(v: object) -> str:
         return "-" if v is None else f"{v:%Y-%m-%d %H:%M:%S}"
     shards = f"{s.shards} shards" if s.shards else ""
-    return (f"{s.id:<24} {t(s.started_at):<19}  {t(s.finished_at):<19}  {s.status:<8} "
+    return (f"{s.id:<24} {t(s.started_at):<19}  {t(s.finished_at):<19}  {s.label:<8} "
             f"{s.targets:>7} {s.incomplete:>10} {s.open_findings:>6} {s.findings:>8}  {shards}")
 
 
@@ -89,7 +89,12 @@ def _line(s: ScanSummary) -> str:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def scans_list(config_path: Path | None, database: str | None, limit: int | None,
                as_json: bool) -> None:
-    """List scans, newest first: id, times, status, counts."""
+    """List scans, newest first: id, times, status, counts.
+
+    A status of 'complete, unreported' (or 'partial, unreported') is a scan evaluated but
+    whose report was never written, e.g. its run was killed while writing it: `ddaudit
+    report --scan ID` writes it ('unevaluated': run `ddaudit evaluate --scan ID` first).
+    """
     url, _ = _database(config_path, database)
     engine = open_store(url)
     try:

@@ -33,6 +33,27 @@ class ScanSummary:
     incomplete: int  # coverage rows (target, endpoint) not complete
     open_findings: int
     findings: int
+    evaluated_at: datetime | None = None
+    reported_at: datetime | None = None
+
+    @property
+    def unfinished_stage(self) -> str | None:
+        """'unevaluated' or 'unreported' for a collected scan whose run stopped short.
+
+        A complete or partial scan with no report since its last evaluation: killed while
+        writing its bundle, collected by `ddaudit collect` alone, or re-evaluated since.
+        `ddaudit report --scan ID` (after `ddaudit evaluate --scan ID` when unevaluated)
+        writes it, as does `ddaudit scan --resume` for the latest scan.
+        """
+        if self.status not in ("complete", "partial") or self.reported_at is not None:
+            return None
+        return "unevaluated" if self.evaluated_at is None else "unreported"
+
+    @property
+    def label(self) -> str:
+        """The status as `scans list` shows it, e.g. 'complete, unreported'."""
+        stage = self.unfinished_stage
+        return self.status if stage is None else f"{self.status}, {stage}"
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form (times as ISO 8601 UTC)."""
@@ -42,7 +63,8 @@ class ScanSummary:
                 "finished_at": iso(self.finished_at), "status": self.status,
                 "shards": self.shards, "targets": self.targets,
                 "incomplete_coverage": self.incomplete, "open_findings": self.open_findings,
-                "findings": self.findings}
+                "findings": self.findings, "evaluated_at": iso(self.evaluated_at),
+                "reported_at": iso(self.reported_at), "unfinished": self.unfinished_stage}
 
 
 def list_scans(engine: Engine, limit: int | None = None) -> list[ScanSummary]:
@@ -57,7 +79,8 @@ def list_scans(engine: Engine, limit: int | None = None) -> list[ScanSummary]:
         n_all = _counts(conn, findings.c.scan_id, ids)
     return [ScanSummary(r["id"], r["started_at"], r["finished_at"], r["status"], r["shards"],
                         n_targets.get(r["id"], 0), n_bad.get(r["id"], 0),
-                        n_open.get(r["id"], 0), n_all.get(r["id"], 0)) for r in rows]
+                        n_open.get(r["id"], 0), n_all.get(r["id"], 0), r["evaluated_at"],
+                        r["reported_at"]) for r in rows]
 
 
 def _counts(conn: Connection, column: Column[Any], ids: Sequence[str],
@@ -92,7 +115,9 @@ def prune(engine: Engine, output: Path, keep_days: int, *, now: datetime | None 
           dry_run: bool = False) -> PruneResult:
     """Delete scans started more than `keep_days` ago: their rows and output folders.
 
-    Never deletes the latest complete scan, nor a scan still running.
+    Never deletes the latest complete scan, nor a scan still running. finding_history is
+    left alone on purpose: when a finding was first seen is history, so a finding still
+    open in a kept scan keeps the first_seen of a pruned one.
     """
     began = time.perf_counter()
     cutoff = (now or utcnow()) - timedelta(days=keep_days)

@@ -5,6 +5,10 @@ mid-collection has none) are re-collected into the same scan after their old row
 deleted; complete pairs keep their rows. A target whose `orgs` endpoint failed is
 re-collected whole, since its org identity tags every other row. The scan is then
 evaluated and reported again, so it reads as one scan.
+
+A latest scan that is complete but unreported (its run was killed while writing the
+evidence bundle) has nothing to re-collect: resume only writes its report, from the
+findings its evaluation stored (a scan collected but never evaluated is evaluated first).
 """
 
 from __future__ import annotations
@@ -16,12 +20,20 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, select, update
 
+from rules import Evaluated
 from scanner.client import RetryPolicy
 from scanner.collect import FAMILIES, Coverage, TargetContext, collect_target
 from scanner.collect.base import guarded
 from scanner.config import Config
 from scanner.errors import BusyError, ConfigError
-from scanner.pipeline import Evaluation, ScanOutcome, collect_all, conclude_scan, record_collection
+from scanner.pipeline import (
+    Evaluation,
+    ScanOutcome,
+    collect_all,
+    conclude_scan,
+    exit_code_for,
+    record_collection,
+)
 from scanner.store import schema
 
 log = logging.getLogger(__name__)
@@ -35,6 +47,7 @@ class ResumePlan:
     previous_status: str
     endpoints: Mapping[str, tuple[str, ...]]
     whole: frozenset[str]
+    evaluated: bool = True  # for a complete unreported scan: whether to evaluate it first
 
     @property
     def pairs(self) -> int:
@@ -55,6 +68,9 @@ def plan_resume(engine: Engine, config: Config) -> ResumePlan:
             raise BusyError(f"scan {scan_id} is still being collected; resume it once it has "
                             "finished")
         if scan["status"] == "complete":
+            if scan["reported_at"] is None:  # only its report is missing
+                return ResumePlan(scan_id, "complete", {}, frozenset(),
+                                  evaluated=scan["evaluated_at"] is not None)
             raise ConfigError(f"nothing to resume: the latest scan {scan_id} is complete; "
                               "run 'ddaudit scan' for a new one")
         done = {(r.target, r.endpoint) for r in conn.execute(
@@ -143,6 +159,8 @@ def resume_scan(config: Config, engine: Engine, *,
     """Re-collect the latest partial scan's missing pairs, then evaluate and report it."""
     evaluation = Evaluation.from_config(config)
     plan = plan_resume(engine, config)
+    if plan.previous_status == "complete":
+        return _report_only(config, engine, plan, evaluation)
     targets = [t for t in config.targets if t.name in plan.endpoints]
     log.info("resuming scan %s (%s): %d (target, endpoint) pairs of %d targets", plan.scan_id,
              plan.previous_status, plan.pairs, len(targets))
@@ -159,3 +177,23 @@ def resume_scan(config: Config, engine: Engine, *,
                                  hold=True)
 
     return conclude_scan(config, engine, plan.scan_id, evaluation, collect)
+
+
+def _report_only(config: Config, engine: Engine, plan: ResumePlan,
+                 evaluation: Evaluation) -> ScanOutcome:
+    """Write the report of a complete scan whose run died before (or while) writing it.
+
+    Its findings are the ones its evaluation stored (unless it was never evaluated); the
+    scan is not marked failed if writing fails again.
+    """
+    if plan.evaluated:
+        log.info("scan %s is complete but its report was never written; writing it",
+                 plan.scan_id)
+        found = Evaluated.stored(engine, plan.scan_id)
+    else:
+        log.info("scan %s is complete but was never evaluated; evaluating and reporting it",
+                 plan.scan_id)
+        found = evaluation.run(engine, plan.scan_id)
+    report = evaluation.report(config, engine, plan.scan_id)
+    code, hits = exit_code_for("complete", found, config.fail_on)
+    return ScanOutcome(plan.scan_id, "complete", report, hits, code)

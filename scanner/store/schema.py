@@ -14,6 +14,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -53,6 +54,10 @@ scans = Table(
     Column("config_sha256", String(64)),
     Column("rulepack_sha256", String(64)),
     Column("shards", Integer),  # n for a scan collected by `collect --shard i/n`, else NULL
+    # When the rules last evaluated it (NULL: never, or before revision 0003) and when its
+    # evidence bundle was last written after that (NULL: never, e.g. killed while writing).
+    Column("evaluated_at", DateTime),
+    Column("reported_at", DateTime),
     Index("ix_scans_started", "started_at"),
 )
 
@@ -274,7 +279,34 @@ findings = Table(
     Column("controls", Text, nullable=False),  # JSON list
     Column("suppression", Text),  # JSON object or NULL
     Index("ix_findings_scan", "scan_id"),
-    Index("ix_findings_id", "id"),
+)
+
+# Per finding id ever open or suppressed in an evaluation: the earliest scan start it was
+# seen failing in (what later scans carry as first_seen). Not per scan: rows outlive the
+# scans prune deletes, since when a finding was first seen is history.
+finding_history = Table(
+    "finding_history",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("first_seen", DateTime, nullable=False),
+)
+
+# How each entry of the suppressions file fared when the scan was last evaluated.
+suppression_usage = Table(
+    "suppression_usage",
+    metadata,
+    Column("scan_id", String(64), primary_key=True),
+    Column("position", Integer, primary_key=True),  # 1-based place of the entry in the file
+    Column("rule", Text, nullable=False),
+    Column("resource", Text, nullable=False),
+    Column("site", Text),
+    Column("org", Text),
+    Column("reason", Text, nullable=False),
+    Column("owner", Text, nullable=False),
+    Column("ticket", Text),
+    Column("expires", Date, nullable=False),
+    Column("state", String(16), nullable=False),  # active | expired | unused
+    Column("matches", Integer, nullable=False),  # findings it covers (active entries only)
 )
 
 POPULATION_TABLES: dict[str, Table] = {
@@ -313,7 +345,7 @@ ENDPOINT_TABLES: dict[str, tuple[str, ...]] = {
 
 # Every table whose rows belong to one scan (by `scan_id`), for prune and re-collection.
 SCAN_TABLES: tuple[Table, ...] = (*POPULATION_TABLES.values(), targets, coverage, findings,
-                                  scan_shards)
+                                  scan_shards, suppression_usage)
 
 # Coverage endpoint names (INTERFACES.md), in report order.
 ENDPOINTS: tuple[str, ...] = (

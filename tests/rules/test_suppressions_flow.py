@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, inspect, select
+from sqlalchemy import create_engine, delete, func, inspect, select, update
 
 from rules import RulePack, RuleSettings, load_suppressions
 from scanner.cli import main
@@ -20,7 +22,7 @@ from scanner.demo import simulator_config
 from scanner.pipeline import Evaluation, run_scan
 from scanner.simulator import SimulatedDatadog, demo_estate
 from scanner.store.engine import open_store
-from scanner.store.schema import findings, scans
+from scanner.store.schema import findings, scans, suppression_usage
 from scanner.timeutil import utcnow
 from tests.e2e.conftest import FAST_RETRIES
 from tests.rules.conftest import Snap
@@ -192,3 +194,76 @@ def test_scan_of_simulated_estate_with_suppressions(
     assert org and all(f["suppression"] is None for f in org)
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
             and "supp.yaml" in r.getMessage()] == [w.format(path=supp) for w in WARNINGS]
+
+
+def _suppressions_section(html_path: Path) -> str:
+    html = html_path.read_text(encoding="utf-8")
+    return html[html.index('<section id="suppressions">'):html.index('<section id="coverage">')]
+
+
+def test_usage_is_stored_and_replaced_per_evaluation(snap: Snap, tmp_path: Path,
+                                                     pack: RulePack) -> None:
+    path = tmp_path / "supp.yaml"
+    path.write_text(ENTRIES)
+    t = snap.target(saml_enabled=False)
+    snap.app_key(t, "leaky", leaked=True)
+    snap.app_key(t, "leaky-too", leaked=True)
+    Evaluation(pack, RuleSettings(), load_suppressions(path)).run(snap.engine, snap.scan_id)
+
+    def stored() -> list[tuple[object, ...]]:
+        with snap.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(
+                select(suppression_usage.c.position, suppression_usage.c.rule,
+                       suppression_usage.c.state, suppression_usage.c.matches,
+                       suppression_usage.c.expires, suppression_usage.c.ticket)
+                .where(suppression_usage.c.scan_id == snap.scan_id)
+                .order_by(suppression_usage.c.position))]
+
+    assert stored() == [(1, "DDA-KEY-007", "active", 2, date(2099, 1, 1), "INC-42"),
+                        (2, "DDA-ORG-*", "expired", 0, date(2001, 1, 1), None),
+                        (3, "DDA-NOPE-*", "unused", 0, date(2099, 1, 1), None)]
+    path.write_text(ENTRIES.split("- rule: DDA-ORG-*")[0])  # entry 1 alone
+    Evaluation(pack, RuleSettings(), load_suppressions(path)).run(snap.engine, snap.scan_id)
+    assert stored() == [(1, "DDA-KEY-007", "active", 2, date(2099, 1, 1), "INC-42")]
+    Evaluation(pack, RuleSettings(), None).run(snap.engine, snap.scan_id)
+    assert stored() == []
+
+
+def test_a_later_report_shows_the_usage_of_the_evaluation(
+    tmp_path: Path, pack: RulePack, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("K", "k")
+    monkeypatch.setenv("A", "a")
+    url = f"sqlite:///{tmp_path / 'scan.db'}"
+    engine = open_store(url)
+    snap = Snap(engine, pack, "scan-1", utcnow().replace(microsecond=0))
+    t = snap.target(saml_enabled=False)
+    snap.app_key(t, "leaky", leaked=True)
+    config = _config(tmp_path, "http://127.0.0.1:9")
+    supp = tmp_path / "supp.yaml"
+    supp.write_text(ENTRIES)
+    args = ("--config", str(config), "--database", url, "--scan", "scan-1")
+    assert _main(monkeypatch, capsys, "evaluate", *args)[0] == 0
+    # Months later the file has changed: entry 1 renewed differently, the others gone.
+    supp.write_text("- {rule: DDA-MAP-*, resource: '*', reason: new policy, owner: x@y.z, "
+                    "expires: 2099-01-01}\n")
+    code, out, err = _main(monkeypatch, capsys, "report", *args)
+    assert code == 0, err
+    section = _suppressions_section(Path(out.strip()))
+    assert re.findall(r'badge sp-([a-z]+)">', section) == ["active", "expired", "unused"]
+    assert "INC-42" in section and "new policy" not in section
+    assert "not known" not in section
+    with engine.connect() as conn:
+        assert conn.execute(select(scans.c.reported_at)).scalar() is not None
+
+    # A scan evaluated before revision 0003 recorded nothing: the current file is used.
+    with engine.begin() as conn:
+        conn.execute(update(scans).values(evaluated_at=None))
+        conn.execute(delete(suppression_usage))
+    code, out, err = _main(monkeypatch, capsys, "report", *args)
+    assert code == 0, err
+    section = _suppressions_section(Path(out.strip()))
+    assert re.findall(r'badge sp-([a-z]+)">', section) == ["unused"]
+    assert "new policy" in section and "INC-42" not in section
+    engine.dispose()

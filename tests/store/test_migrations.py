@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, inspect
+from sqlalchemy import Engine, create_engine, inspect, select, text
 
 from scanner.errors import SchemaError, StoreError
 from scanner.store import migrate
 from scanner.store.engine import create_store_engine, open_store
-from scanner.store.schema import metadata
+from scanner.store.schema import finding_history, metadata, scans
 
 
 def _revision(engine: Engine) -> str | None:
@@ -104,3 +105,45 @@ def test_cli_db_upgrade_and_scan_refusal(tmp_path: Path) -> None:
     assert upgraded.returncode == 0, upgraded.stderr
     assert f"from {migrate.BASELINE} to {migrate.head_revision()}" in upgraded.stdout
     assert cli("scans", "list", "--database", url).returncode == 0
+
+
+def test_0003_backfills_history_and_reported_at_then_downgrades(empty_db_url: str) -> None:
+    _stamped_at(empty_db_url, "0002")
+    engine = create_store_engine(empty_db_url)
+    day = timedelta(days=1)
+    t0 = datetime(2026, 11, 1, 2, 0, 0)
+    with engine.begin() as conn:
+        for n, status in enumerate(("complete", "partial", "failed")):
+            conn.execute(text(
+                "INSERT INTO scans (id, started_at, finished_at, status, tool_version) "
+                "VALUES (:id, :started, :finished, :status, '0.2')"),
+                {"id": f"s{n}", "started": t0 + n * day, "status": status,
+                 "finished": None if status == "failed" else t0 + n * day + timedelta(hours=1)})
+        for scan, fid, status, seen in (("s0", "a", "open", t0), ("s1", "a", "open", t0),
+                                        ("s1", "b", "suppressed", t0 + day),
+                                        ("s0", "c", "not_assessed", t0),
+                                        ("s2", "c", "open", t0 + 2 * day)):
+            conn.execute(text(
+                "INSERT INTO findings (scan_id, id, rule_id, severity, status, title, detail, "
+                "site, target, resource_type, resource_id, first_seen, controls) VALUES "
+                "(:scan, :id, 'R', 'high', :status, 't', 'd', 's', 't', 'org', 'x', :seen, "
+                "'[]')"), {"scan": scan, "id": fid, "status": status, "seen": seen})
+    before, after = migrate.upgrade(engine)
+    assert (before, after) == ("0002", migrate.head_revision())
+    with engine.connect() as conn:
+        history = dict(conn.execute(select(finding_history.c.id, finding_history.c.first_seen))
+                       .all())
+        reported = dict(conn.execute(select(scans.c.id, scans.c.reported_at)).all())
+        evaluated = set(conn.execute(select(scans.c.evaluated_at)).scalars())
+    assert history == {"a": t0, "b": t0 + day, "c": t0 + 2 * day}  # not_assessed left out
+    assert reported == {"s0": t0 + timedelta(hours=1), "s1": t0 + day + timedelta(hours=1),
+                        "s2": None}  # finished scans taken as reported
+    assert evaluated == {None}  # their suppression usage was never recorded
+    assert "ix_findings_id" not in {ix["name"] for ix in inspect(engine).get_indexes("findings")}
+    with engine.begin() as conn:
+        command.downgrade(migrate.alembic_config(conn), "0002")
+    inspector = inspect(engine)
+    assert "finding_history" not in inspector.get_table_names()
+    assert "reported_at" not in {c["name"] for c in inspector.get_columns("scans")}
+    assert "ix_findings_id" in {ix["name"] for ix in inspector.get_indexes("findings")}
+    engine.dispose()
