@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,10 +11,10 @@ import yaml
 from openapi_schema_validator import OAS30Validator
 
 from scanner.simulator.model import Estate
+from tests.conftest import SHARED
 from tests.simulator.simclient import Api
 
-SPEC = Path("/work/shared/reference/datadog-openapi-subset.yaml")
-pytestmark = pytest.mark.skipif(not SPEC.exists(), reason="reference spec not available")
+SPEC = SHARED / "reference" / "datadog-openapi-subset.yaml"  # missing: the tests error out
 
 # ManagedOrgsResponse is referenced but not included in the subset: per the notes ([gen]).
 _ORG = {"type": "object", "required": ["id", "type"],

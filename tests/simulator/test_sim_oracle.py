@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
 from scanner.simulator.model import Estate
+from tests.conftest import SHARED
 from tests.oracle import (
     Finding,
     expected_findings,
@@ -17,9 +17,8 @@ from tests.oracle import (
     normalise_domain,
 )
 
-RULES_MD = Path("/work/shared/RULES.md")
-ALL_RULES = sorted(set(re.findall(r"^\| (DDA-[A-Z]+-\d{3}) \|", RULES_MD.read_text(), re.M))) \
-    if RULES_MD.exists() else []
+RULES_MD = SHARED / "RULES.md"
+ALL_RULES = sorted(set(re.findall(r"^\| (DDA-[A-Z]+-\d{3}) \|", RULES_MD.read_text(), re.M)))
 
 
 def ids_named(estate: Estate, name: str) -> set[str]:
