@@ -29,8 +29,11 @@ def check_database_url(url: str) -> None:
     """Refuse a database URL SQLAlchemy cannot parse, naming the setting to fix."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise ConfigError(f"database URL '{url}' is not a SQLAlchemy URL; use e.g. "
+    except (ArgumentError, ValueError):
+        # A URL with credentials may hold a password (one with '#' or '/' breaks
+        # parsing): show only its scheme then.
+        shown = url if "@" not in url else url.split(":", 1)[0] + "://…"
+        raise ConfigError(f"database URL '{shown}' is not a SQLAlchemy URL; use e.g. "
                           "sqlite:///ddaudit.db or postgresql+psycopg://host/db") from None
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
         raise ConfigError(f"database '{parsed.get_backend_name()}' is not supported; use "

@@ -111,3 +111,12 @@ def test_bad_input_is_one_line_exit_2_and_no_request(
         assert len(lines) == 1, err
     assert server.sim.request_count == before
     assert len(CASES) >= 15
+
+
+def test_an_unparseable_database_url_never_echoes_its_password() -> None:
+    from scanner.errors import ConfigError
+    from scanner.preflight import check_database_url
+
+    with pytest.raises(ConfigError) as err:
+        check_database_url("postgresql+psycopg://scanner:s3cr#t/pw@db.internal:notaport/x")
+    assert "s3cr" not in str(err.value) and "postgresql+psycopg://…" in str(err.value)
