@@ -19,7 +19,7 @@ from reports.findings_csv import render_findings_csv
 from reports.findings_json import render_findings_json
 from reports.html import render_html
 from reports.listings import load_listings, render_population
-from reports.load import ScanReport, load_scan, load_suppression_usage, previous_scan_id
+from reports.load import ScanReport, latest_finished_scan, load_scan, load_suppression_usage
 from reports.manifest import (
     MANIFEST,
     SIGNATURE,
@@ -61,7 +61,7 @@ def load_context(
     file) is used only for a scan evaluated before that was stored.
     """
     report = load_scan(engine, scan_id)
-    previous_id = previous_scan_id(engine, report.scan)
+    previous_id = latest_finished_scan(engine, before=report.scan.started_at)
     previous = None if previous_id is None else load_scan(engine, previous_id)
     if pack is None:
         pack = _builtin_pack()

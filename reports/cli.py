@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from reports.diff import ScanDiff, diff_scans, render_diff_text
-from reports.load import FindingRow
 from reports.manifest import verify_bundle
+from rules.model import Finding
 
 VERIFY_OK = 0
 VERIFY_FAILED = 1  # a file tampered, missing or unlisted; a broken chain link or signature
@@ -64,7 +64,7 @@ def _database_of(config_path: Path | None) -> str:
 
 def diff_document(result: ScanDiff) -> dict[str, object]:
     """The JSON form of a diff (ddaudit.diff/1)."""
-    def brief(f: FindingRow) -> dict[str, object]:
+    def brief(f: Finding) -> dict[str, object]:
         return {"id": f.id, "rule_id": f.rule_id, "severity": f.severity, "status": f.status,
                 "site": f.site, "org_public_id": f.org_public_id, "target": f.target,
                 "resource_type": f.resource_type, "resource_id": f.resource_id,

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from reports.diff import ScanDiff
-from reports.load import FindingRow, RecordedSuppression, ScanReport
+from reports.load import RecordedSuppression, ScanReport
 from rules.model import Finding, RulePack
-from rules.suppressions import Suppressions
+from rules.suppressions import Suppressions, SuppressionTracker
 
 RULE_STATUSES: tuple[str, ...] = ("fail", "not_assessed", "accepted", "pass", "disabled")
 """Status of a rule (and of a control) in one scan, worst first.
@@ -130,7 +130,7 @@ def split_control(control: str) -> tuple[str, str]:
     return (framework, ident) if sep and ident else ("other", control)
 
 
-def _rule_infos(findings: Sequence[FindingRow], pack: RulePack | None) -> list[RuleInfo]:
+def _rule_infos(findings: Sequence[Finding], pack: RulePack | None) -> list[RuleInfo]:
     infos: dict[str, RuleInfo] = {}
     if pack is not None:
         for r in pack.rules:
@@ -174,19 +174,19 @@ def worst_status(statuses: Iterable[str]) -> str:
 def _suppressions(
     report: ScanReport, suppressions: Suppressions | None
 ) -> tuple[tuple[SuppressionEntry, ...], bool]:
-    """Entries with their use; without the file, only the entries findings carry (active)."""
+    """Entries with their use; without the file, only the entries findings carry (active).
+
+    For a scan evaluated before its suppression usage was stored (revision 0003): today's
+    file is matched against the scan's findings as the engine would have at its start.
+    """
     if suppressions is not None:
-        now = report.scan.started_at
-        as_findings = [_as_finding(f) for f in report.findings]
-        usage = suppressions.usage(as_findings, now)
-        expired = {e.index for e in usage.expired}
-        unused = {e.index for e in usage.unused}
-        out = []
-        for e in suppressions.entries:
-            state = "expired" if e.index in expired else "unused" if e.index in unused else "active"
-            matched = sum(1 for f in as_findings if f.status != "not_assessed" and e.matches(f))
-            out.append(_entry(state, e.as_dict(), matched if state == "active" else 0))
-        return tuple(out), True
+        tracker = SuppressionTracker(suppressions, report.scan.started_at)
+        for f in report.findings:
+            if f.status != "not_assessed":
+                tracker.match(f)
+        rows = [_entry(state, e.as_dict(), matches)
+                for e, state, matches in tracker.usage().states()]
+        return tuple(rows), True
     seen: dict[str, tuple[Mapping[str, object], int]] = {}
     for f in report.findings:
         if f.suppression is not None:
@@ -209,14 +209,4 @@ def _entry(state: str, raw: Mapping[str, object], matched: int) -> SuppressionEn
         owner=text("owner"), ticket=text("ticket") or None,
         expires=expires.isoformat() if isinstance(expires, date) else text("expires"),
         scope=scope, matched=matched,
-    )
-
-
-def _as_finding(f: FindingRow) -> Finding:
-    return Finding(
-        id=f.id, rule_id=f.rule_id, severity=f.severity, status=f.status, title=f.title,
-        detail=f.detail, site=f.site, org_public_id=f.org_public_id, org_name=f.org_name,
-        target=f.target, resource_type=f.resource_type, resource_id=f.resource_id,
-        resource_name=f.resource_name, first_seen=f.first_seen, controls=f.controls,
-        suppression=f.suppression,
     )

@@ -4,27 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine
 
-from reports.load import (
-    BASELINE_STATUSES,
-    FindingRow,
-    ScanReport,
-    ScanSummary,
-    load_scan,
-    previous_scan_id,
-)
-from scanner.errors import ConfigError, StoreError
-from scanner.store.schema import scans
+from reports.load import ScanReport, ScanSummary, latest_finished_scan, load_scan
+from rules.model import Finding
+from scanner.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
     """One finding present in both scans whose severity or status moved."""
 
-    before: FindingRow
-    after: FindingRow
+    before: Finding
+    after: Finding
 
     @property
     def what(self) -> str:
@@ -48,10 +40,10 @@ class ScanDiff:
 
     from_scan: ScanSummary | None
     to_scan: ScanSummary
-    new: tuple[FindingRow, ...]
-    resolved: tuple[FindingRow, ...]
+    new: tuple[Finding, ...]
+    resolved: tuple[Finding, ...]
     changed: tuple[Change, ...]
-    unassessed: tuple[FindingRow, ...]
+    unassessed: tuple[Finding, ...]
 
     @property
     def new_ids(self) -> frozenset[str]:
@@ -89,33 +81,19 @@ def diff_scans(engine: Engine, from_id: str | None, to_id: str | None) -> ScanDi
 
     ConfigError when a named scan does not exist or there is nothing to compare.
     """
-    to_id = to_id or _latest_finished(engine)
+    if to_id is None:
+        to_id = latest_finished_scan(engine)
+        if to_id is None:
+            raise ConfigError("the database holds no finished scan; run 'ddaudit scan' first")
     after = load_scan(engine, to_id)
     if from_id is None:
-        from_id = previous_scan_id(engine, after.scan)
+        from_id = latest_finished_scan(engine, before=after.scan.started_at)
         if from_id is None:
             raise ConfigError(
                 f"scan {to_id} has no earlier finished scan to compare with; pass --from ID"
             )
     before = load_scan(engine, from_id)
     return diff_reports(before, after)
-
-
-def _latest_finished(engine: Engine) -> str:
-    query = (
-        select(scans.c.id)
-        .where(scans.c.status.in_(BASELINE_STATUSES))
-        .order_by(scans.c.started_at.desc(), scans.c.id.desc())
-        .limit(1)
-    )
-    try:
-        with engine.connect() as conn:
-            row = conn.execute(query).first()
-    except SQLAlchemyError as exc:
-        raise StoreError(f"cannot read the scan history: {exc.__class__.__name__}") from exc
-    if row is None:
-        raise ConfigError("the database holds no finished scan; run 'ddaudit scan' first")
-    return str(row[0])
 
 
 def render_diff_text(diff: ScanDiff, *, limit: int = 200) -> str:
@@ -143,7 +121,7 @@ def render_diff_text(diff: ScanDiff, *, limit: int = 200) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _line(f: FindingRow) -> str:
+def _line(f: Finding) -> str:
     org = f.org_name or f.org_public_id or "?"
     name = f.resource_name or f.resource_id
     return (

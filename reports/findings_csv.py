@@ -6,7 +6,8 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 
-from reports.load import FindingRow, ScanReport
+from reports.load import ScanReport
+from rules.model import Finding
 from scanner.timeutil import isoformat_z
 
 COLUMNS: tuple[str, ...] = (
@@ -49,7 +50,7 @@ def render_findings_csv(report: ScanReport) -> str:
     return write_csv(COLUMNS, (_row(f) for f in report.findings))
 
 
-def _row(f: FindingRow) -> list[object]:
+def _row(f: Finding) -> list[object]:
     supp = f.suppression or {}
     return [
         f.id, f.rule_id, f.severity, f.status, f.title, f.detail, f.site, f.org_public_id,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from reports.load import CoverageRow, FindingRow, ScanReport, ScanSummary
+from reports.load import CoverageRow, ScanReport, ScanSummary
+from rules.model import Finding
 from scanner.timeutil import isoformat_z
 
 SCHEMA = "ddaudit.findings/1"
@@ -48,7 +49,7 @@ def _coverage(row: CoverageRow) -> dict[str, object]:
     }
 
 
-def _finding(row: FindingRow) -> dict[str, object]:
+def _finding(row: Finding) -> dict[str, object]:
     return {
         "id": row.id,
         "rule_id": row.rule_id,

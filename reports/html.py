@@ -18,7 +18,6 @@ from markupsafe import Markup
 
 from reports.context import RULE_STATUSES, ReportContext
 from reports.diff import diff_counts
-from reports.load import FINDING_STATUSES, SEVERITIES
 from reports.views import (
     CHANGES_SAMPLE,
     controls_view,
@@ -28,6 +27,7 @@ from reports.views import (
     rule_sections,
     sample,
 )
+from rules.model import SEVERITIES, STATUSES
 from scanner.timeutil import isoformat_z
 
 TEMPLATE = "report.html"
@@ -131,7 +131,7 @@ def _duration(scan_start: datetime, scan_end: datetime | None) -> str:
 
 
 _KNOWN_TOKENS = (
-    frozenset(SEVERITIES) | frozenset(FINDING_STATUSES) | frozenset(RULE_STATUSES)
+    frozenset(SEVERITIES) | frozenset(STATUSES) | frozenset(RULE_STATUSES)
     | frozenset(("complete", "partial", "forbidden", "failed", "running", "active",
                  "expired", "unused"))
 )

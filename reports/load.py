@@ -1,35 +1,33 @@
-"""Read one scan from the snapshot database into the frozen value objects every renderer shares."""
+"""Read one scan from the snapshot database into the frozen value objects every renderer shares.
+
+Findings are rules.Finding, read by rules.results.read_findings (the one reader) in the
+one report order, Finding.sort_key.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from types import MappingProxyType
 
-from sqlalchemy import Engine, RowMapping, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from rules.model import SEVERITIES, Finding
+from rules.results import naive_utc, read_findings
 from scanner.errors import ConfigError, StoreError
 from scanner.store.schema import (
     ENDPOINTS,
     coverage,
-    findings,
     scans,
     suppression_usage,
     targets,
 )
 
-SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
-"""Severity scale, most severe first: the report order."""
-
-FINDING_STATUSES: tuple[str, ...] = ("open", "suppressed", "not_assessed")
-
 BASELINE_STATUSES: tuple[str, ...] = ("complete", "partial")
 """Scan statuses that can be compared against: the collection finished."""
 
-_SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 _ENDPOINT_RANK = {name: rank for rank, name in enumerate(ENDPOINTS)}
 
 
@@ -78,28 +76,6 @@ class CoverageRow:
 
 
 @dataclass(frozen=True, slots=True)
-class FindingRow:
-    """One finding of the scan; `controls` and `suppression` are decoded from their JSON."""
-
-    id: str
-    rule_id: str
-    severity: str
-    status: str
-    title: str
-    detail: str
-    site: str
-    org_public_id: str | None
-    org_name: str | None
-    target: str
-    resource_type: str
-    resource_id: str
-    resource_name: str | None
-    first_seen: datetime
-    controls: tuple[str, ...]
-    suppression: Mapping[str, object] | None
-
-
-@dataclass(frozen=True, slots=True)
 class FindingCounts:
     """Open findings per severity, and how many findings are suppressed or not assessed."""
 
@@ -116,7 +92,7 @@ class ScanReport:
     scan: ScanSummary
     targets: tuple[TargetRow, ...]
     coverage: tuple[CoverageRow, ...]
-    findings: tuple[FindingRow, ...]
+    findings: tuple[Finding, ...]
 
     @property
     def incomplete_coverage(self) -> tuple[CoverageRow, ...]:
@@ -138,7 +114,7 @@ class ScanReport:
         return count_findings(self.findings)
 
 
-def count_findings(rows: Iterable[FindingRow]) -> FindingCounts:
+def count_findings(rows: Iterable[Finding]) -> FindingCounts:
     """Count open findings per severity (every scale level, zeros included) and by status."""
     open_by: dict[str, int] = {name: 0 for name in SEVERITIES}
     suppressed = not_assessed = 0
@@ -160,8 +136,8 @@ def count_findings(rows: Iterable[FindingRow]) -> FindingCounts:
 def load_scan(engine: Engine, scan_id: str) -> ScanReport:
     """Read scan `scan_id` with its targets, coverage and findings, sorted for reporting.
 
-    Sorting happens here, in Python, so SQLite and PostgreSQL (whose collations differ)
-    give byte-identical reports.
+    Findings come in Finding.sort_key order, which the database gives alike on SQLite
+    and PostgreSQL (rules.results.report_order compares code points, not by locale).
     """
     try:
         with engine.connect() as conn:
@@ -176,9 +152,7 @@ def load_scan(engine: Engine, scan_id: str) -> ScanReport:
             coverage_rows = conn.execute(
                 select(coverage).where(coverage.c.scan_id == scan_id)
             ).mappings().all()
-            finding_rows = conn.execute(
-                select(findings).where(findings.c.scan_id == scan_id)
-            ).mappings().all()
+            finding_objs = tuple(read_findings(conn, scan_id))
     except SQLAlchemyError as exc:
         raise StoreError(
             f"cannot read scan {scan_id!r} from the database: {exc.__class__.__name__}; "
@@ -187,7 +161,7 @@ def load_scan(engine: Engine, scan_id: str) -> ScanReport:
 
     summary = ScanSummary(
         id=scan_row["id"],
-        started_at=_utc(scan_row["started_at"]),
+        started_at=naive_utc(scan_row["started_at"]),
         finished_at=_utc_or_none(scan_row["finished_at"]),
         status=scan_row["status"],
         tool_version=scan_row["tool_version"],
@@ -225,12 +199,11 @@ def load_scan(engine: Engine, scan_id: str) -> ScanReport:
         ),
         key=_coverage_key,
     )
-    finding_objs = sorted((_finding(r) for r in finding_rows), key=_finding_key)
     return ScanReport(
         scan=summary,
         targets=tuple(target_objs),
         coverage=tuple(coverage_objs),
-        findings=tuple(finding_objs),
+        findings=finding_objs,
     )
 
 
@@ -280,18 +253,17 @@ def load_suppression_usage(engine: Engine, scan_id: str) -> tuple[RecordedSuppre
     return tuple(out)
 
 
-def previous_scan_id(engine: Engine, scan: ScanSummary) -> str | None:
-    """The latest scan started before `scan` whose collection finished (complete or partial).
+def latest_finished_scan(engine: Engine, *, before: datetime | None = None) -> str | None:
+    """The latest scan whose collection finished (complete or partial); None if there is none.
 
+    With `before`, only scans started before it: the baseline of a scan started then.
     Failed and running scans are skipped: their findings are no baseline for "new" or
     "resolved", and they may have written no evidence bundle to chain to.
     """
-    query = (
-        select(scans.c.id)
-        .where(scans.c.started_at < scan.started_at, scans.c.status.in_(BASELINE_STATUSES))
-        .order_by(scans.c.started_at.desc(), scans.c.id.desc())
-        .limit(1)
-    )
+    query = select(scans.c.id).where(scans.c.status.in_(BASELINE_STATUSES))
+    if before is not None:
+        query = query.where(scans.c.started_at < before)
+    query = query.order_by(scans.c.started_at.desc(), scans.c.id.desc()).limit(1)
     try:
         with engine.connect() as conn:
             row = conn.execute(query).first()
@@ -309,72 +281,5 @@ def _coverage_key(row: CoverageRow) -> tuple[str, int, str, str, str]:
     return (row.target, rank, row.endpoint, row.site, row.org_public_id or "")
 
 
-def _finding_key(row: FindingRow) -> tuple[int, str, str, str, str, str]:
-    rank = _SEVERITY_RANK.get(row.severity, len(SEVERITIES))
-    return (rank, row.rule_id, row.site, row.org_public_id or "", row.resource_id or "", row.id)
-
-
-def _finding(r: RowMapping) -> FindingRow:
-    finding_id = str(r["id"])
-    return FindingRow(
-        id=finding_id,
-        rule_id=str(r["rule_id"]),
-        severity=str(r["severity"]),
-        status=str(r["status"]),
-        title=str(r["title"]),
-        detail=str(r["detail"]),
-        site=str(r["site"]),
-        org_public_id=_opt_str(r["org_public_id"]),
-        org_name=_opt_str(r["org_name"]),
-        target=str(r["target"]),
-        resource_type=str(r["resource_type"]),
-        resource_id=str(r["resource_id"]),
-        resource_name=_opt_str(r["resource_name"]),
-        first_seen=_utc(r["first_seen"]),
-        controls=_controls(r["controls"], finding_id),
-        suppression=_suppression(r["suppression"], finding_id),
-    )
-
-
-def _controls(raw: object, finding_id: str) -> tuple[str, ...]:
-    value = _json(raw, finding_id, "controls")
-    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
-        raise StoreError(f"finding {finding_id}: controls is not a JSON list of strings")
-    return tuple(value)
-
-
-def _suppression(raw: object, finding_id: str) -> Mapping[str, object] | None:
-    if raw is None:
-        return None
-    value = _json(raw, finding_id, "suppression")
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise StoreError(f"finding {finding_id}: suppression is not a JSON object")
-    return MappingProxyType(value)
-
-
-def _json(raw: object, finding_id: str, field: str) -> object:
-    if not isinstance(raw, str):
-        raise StoreError(f"finding {finding_id}: {field} is not JSON text")
-    try:
-        value: object = json.loads(raw)
-    except ValueError as exc:
-        raise StoreError(f"finding {finding_id}: {field} is not valid JSON ({exc})") from exc
-    return value
-
-
-def _opt_str(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-def _utc(value: object) -> datetime:
-    if not isinstance(value, datetime):
-        raise StoreError(f"expected a timestamp in the database, got {type(value).__name__}")
-    if value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
-    return value
-
-
 def _utc_or_none(value: object) -> datetime | None:
-    return None if value is None else _utc(value)
+    return None if value is None else naive_utc(value)

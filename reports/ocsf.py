@@ -7,7 +7,7 @@ from calendar import timegm
 from datetime import datetime
 
 from reports.context import ReportContext, RuleInfo, split_control
-from reports.load import FindingRow
+from rules.model import Finding
 
 OCSF_VERSION = "1.5.0"
 CATEGORY_UID = 2  # Findings
@@ -52,7 +52,7 @@ def render_ocsf(ctx: ReportContext, tool_version: str) -> str:
 
 
 def _event(
-    f: FindingRow, rule: RuleInfo | None, ctx: ReportContext, tool_version: str, new: bool
+    f: Finding, rule: RuleInfo | None, ctx: ReportContext, tool_version: str, new: bool
 ) -> dict[str, object]:
     scan = ctx.report.scan
     activity = 1 if new else 2

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from reports.context import ReportContext, RuleResult, split_control, worst_status
-from reports.load import FindingRow
+from rules.model import Finding
 from scanner.timeutil import isoformat_z
 
 OSCAL_VERSION = "1.2.1"
@@ -190,7 +190,7 @@ def _rule_observation(ctx: ReportContext, r: RuleResult, evidence_uuid: str) -> 
     return obs
 
 
-def _finding_observation(ctx: ReportContext, f: FindingRow, evidence_uuid: str) -> dict[
+def _finding_observation(ctx: ReportContext, f: Finding, evidence_uuid: str) -> dict[
         str, object]:
     props = [
         _prop("finding-id", f.id), _prop("rule-id", f.rule_id), _prop("severity", f.severity),

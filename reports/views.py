@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reports.context import ReportContext, RuleResult, split_control, worst_status
-from reports.load import SEVERITIES, FindingRow
+from rules.model import SEVERITIES, Finding
 
 RULE_SAMPLE = 25  # findings shown server-side under each rule; the explorer has them all
 CHANGES_SAMPLE = 100
@@ -60,7 +60,7 @@ class RuleSection:
     """One rule section: its result, its first findings, and how many are not shown."""
 
     result: RuleResult
-    findings: tuple[FindingRow, ...]
+    findings: tuple[Finding, ...]
     more: int
 
 
@@ -76,7 +76,7 @@ def org_coverage(ctx: ReportContext) -> list[OrgCoverage]:
 
 def org_breakdown(ctx: ReportContext) -> list[OrgBreakdown]:
     """One row per (site, org, target) that has findings, sorted by site, org name, target."""
-    groups: dict[tuple[str, str, str], list[FindingRow]] = {}
+    groups: dict[tuple[str, str, str], list[Finding]] = {}
     names: dict[tuple[str, str, str], str | None] = {}
     for f in ctx.report.findings:
         key = (f.site, f.org_public_id or "", f.target)
@@ -113,7 +113,7 @@ def controls_view(ctx: ReportContext) -> list[tuple[str, list[ControlRow]]]:
 
 def rule_sections(ctx: ReportContext) -> list[RuleSection]:
     """One section per rule, most severe first, with its first RULE_SAMPLE findings."""
-    by_rule: dict[str, list[FindingRow]] = {}
+    by_rule: dict[str, list[Finding]] = {}
     for f in ctx.report.findings:
         by_rule.setdefault(f.rule_id, []).append(f)
     order = {s: i for i, s in enumerate(SEVERITIES)}
@@ -182,7 +182,7 @@ def explorer_data(ctx: ReportContext) -> str:
     return _script_safe(text)
 
 
-def _org_label(f: FindingRow) -> str:
+def _org_label(f: Finding) -> str:
     name = f.org_name or "unknown org"
     return f"{name} ({f.org_public_id})" if f.org_public_id else name
 
@@ -192,6 +192,6 @@ def _script_safe(text: str) -> str:
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
-def sample(rows: Sequence[FindingRow], n: int = CHANGES_SAMPLE) -> tuple[FindingRow, ...]:
+def sample(rows: Sequence[Finding], n: int = CHANGES_SAMPLE) -> tuple[Finding, ...]:
     """The first `n` rows (server-side tables stay small at any estate size)."""
     return tuple(rows[:n])

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from rules.loader import load_rulepack
+from rules.loader import PACK_FILE, load_rulepack
 from rules.model import PACK_PARAMS_KEY, Rule, RulePack, RuleSettings
 from rules.params import check_settings, rule_parameters
 from scanner.config import load_config
@@ -144,7 +144,10 @@ def _block(title: str, text: str) -> list[str]:
 
 
 def show_lines(pack: RulePack, settings: RuleSettings, rule_id: str) -> list[str]:
-    """Everything about one rule: texts, references, controls, parameters, inputs, SQL."""
+    """Everything about one rule: texts, references, controls, parameters, inputs, SQL.
+
+    The condition is shown as it runs: the pack's fragments it names are expanded.
+    """
     rule = find_rule(pack, rule_id)
     status = ("disabled by [rules] disabled" if rule.id in settings.disabled else "enabled")
     lines = [
@@ -155,8 +158,10 @@ def show_lines(pack: RulePack, settings: RuleSettings, rule_id: str) -> list[str
         f"status:         {status}",
         f"inputs:         {', '.join(rule.inputs) or '(none)'}",
         f"file:           {rule.path}",
-        "",
     ]
+    if rule.fragments:  # the condition below shows them expanded
+        lines.append(f"fragments:      {', '.join(rule.fragments)} (from {PACK_FILE})")
+    lines.append("")
     lines += _block("description", rule.description)
     lines += _block("rationale", rule.rationale)
     lines += _block("remediation", rule.remediation)

@@ -1,21 +1,13 @@
 """Evaluating a rule pack over one stored scan and writing its findings.
 
-Each condition runs in the database. Its rows stream through in batches and become
-findings rows (stable id, detail sentence, first_seen carried over from earlier scans,
-suppressions applied) that are inserted with executemany as they come, so memory stays
-flat however many findings a scan has. The caller gets an `Evaluated`: counts, the time
-of each rule, the suppressions' usage, and the findings read back from the table. The
-suppressions' usage is stored too (`suppression_usage`), for later reports of the scan.
-
-first_seen comes from `finding_history` (one row per finding id: the earliest first_seen
-it ever had while open or suppressed), looked up by primary key one batch at a time, so
-its cost does not grow with the number of scans kept. A finding's first_seen is the
-history's value when that is earlier than this scan's start, else the scan's start; the
-history then keeps the smaller of the two. Re-evaluating a scan thus gives the findings
-it gave before, even after later scans were evaluated: their entries are never earlier
-than the earliest scan a finding was seen in. The history outlives the scans `prune`
-deletes (first seen is history), and a finding once seen failing stays in it even if a
-re-evaluation with other rules or suppressions no longer finds it.
+Each condition runs in the database. Its rows stream through in batches, become findings
+rows (stable id, detail sentence) and go to a FindingsWriter (rules/writer.py), which
+finishes them (first_seen from finding_history, rules/history.py; suppressions applied)
+and inserts them with executemany as they come, so memory stays flat however many
+findings a scan has. A rule whose inputs were not fully collected for a target gives one
+not_assessed finding for that org instead. The caller gets an `Evaluated`: counts, the
+time of each rule, the suppressions' usage, and the findings read back from the table.
+The suppressions' usage is stored too (`suppression_usage`), for later reports of the scan.
 """
 
 from __future__ import annotations
@@ -23,25 +15,11 @@ from __future__ import annotations
 import json
 import string
 import time
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Insert,
-    Table,
-    bindparam,
-    delete,
-    func,
-    select,
-    update,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from rules.model import REQUIRED_COLUMNS, Rule, RulePack, RuleSettings, fingerprint
@@ -56,34 +34,15 @@ from rules.params import (
 )
 from rules.results import Evaluated, RuleRun
 from rules.suppressions import Suppressions, SuppressionTracker, SuppressionUsage
-from scanner.errors import ConfigError, RuleError, StoreError
-from scanner.store.schema import (
-    coverage,
-    finding_history,
-    findings,
-    orgs,
-    scans,
-    suppression_usage,
-    targets,
-)
+from rules.writer import FindingsWriter
+from scanner.errors import ConfigError, RuleError
+from scanner.store.schema import coverage, findings, orgs, scans, suppression_usage, targets
 from scanner.timeutil import utcnow
 
 _FETCH = 2000  # condition rows fetched at a time
-_WRITE = 2000  # findings rows per executemany
-_LOOKUP = 500  # finding ids per finding_history query
 _PG_EVALUATION_LOCK = 0x64646165  # "ddae": evaluations queue on PostgreSQL (shared history)
 _FORMATTER = string.Formatter()
 _ISO_MATCH = ISO_TIMESTAMP.match
-_MISSING = object()
-
-# A findings row as the engine builds it: a list in this column order.
-_COLUMNS = (
-    "scan_id", "id", "rule_id", "severity", "status", "title", "detail", "site",
-    "org_public_id", "org_name", "target", "resource_type", "resource_id", "resource_name",
-    "first_seen", "controls", "suppression",
-)  # fmt: skip
-_ID, _RULE, _SEVERITY, _STATUS = 1, 2, 3, 4
-_SITE, _ORG, _ORG_NAME, _RID, _RNAME, _SEEN, _SUPPRESSION = 7, 8, 9, 12, 13, 14, 16
 
 
 @dataclass(frozen=True)
@@ -119,7 +78,7 @@ def evaluate_scan(
         scan_targets = _targets(conn, scan_id)
         cov = _coverage(conn, scan_id)
         conn.execute(delete(findings).where(findings.c.scan_id == scan_id))
-        writer = _Writer(conn, scan_id, now, SuppressionTracker(suppressions, now))
+        writer = FindingsWriter(conn, scan_id, now, SuppressionTracker(suppressions, now))
         for rule in pack.rules:
             if rule.id in settings.disabled:
                 continue
@@ -188,7 +147,7 @@ def _evaluate_rule(
     values: Mapping[str, Any],
     scan_targets: Sequence[_Target],
     cov: Mapping[tuple[str, str], str],
-    writer: _Writer,
+    writer: FindingsWriter,
 ) -> int:
     """Stream one rule's rows into the writer; return how many findings it wrote."""
     scan_id, now, add = writer.scan_id, writer.now, writer.add
@@ -283,134 +242,3 @@ class _Detail:
             else:
                 out.append(render_value(value))
         return "".join(out)
-
-
-class _Writer:
-    """Finishes findings rows in batches (first_seen, suppressions) and inserts them."""
-
-    def __init__(
-        self, conn: Connection, scan_id: str, now: datetime, tracker: SuppressionTracker
-    ) -> None:
-        self.conn, self.scan_id, self.now, self.tracker = conn, scan_id, now, tracker
-        self.pending: list[list[Any]] = []
-        self.counts: Counter[tuple[str, str]] = Counter()
-        # An empty history (the first evaluation ever) has nothing to look up.
-        self.history = conn.execute(select(finding_history.c.id).limit(1)).first() is not None
-        self.insert = _BulkInsert(conn, findings, _COLUMNS)
-        self.remember = _BulkInsert(conn, finding_history, ("id", "first_seen"),
-                                    _history_upsert(conn))
-
-    def add(self, row: list[Any]) -> None:
-        """Queue one findings row (a list in _COLUMNS order); write when the batch is full."""
-        self.pending.append(row)
-        if len(self.pending) >= _WRITE:
-            self.flush()
-
-    def flush(self) -> None:
-        """Finish and insert the queued rows, and record them in finding_history."""
-        rows, self.pending = self.pending, []
-        if not rows:
-            return
-        known = self._carry_first_seen(rows) if self.history else {}
-        if self.tracker.in_force:
-            self._suppress(rows)
-        counts = self.counts
-        for row in rows:
-            counts[(row[_SEVERITY], row[_STATUS])] += 1
-        # Only ids new to the history, or seen earlier than it says (an older scan
-        # evaluated late), need writing; _BulkInsert converts the rows in place, so
-        # these are picked first.
-        history: list[list[Any]] = []
-        for row in rows:
-            if row[_STATUS] != "not_assessed":
-                recorded = known.get(row[_ID])
-                if recorded is None or row[_SEEN] < recorded:
-                    history.append([row[_ID], row[_SEEN]])
-        try:
-            self.insert(rows)
-            if history:
-                self.remember(history)
-        except SQLAlchemyError as exc:
-            message = str(getattr(exc, "orig", exc)).splitlines()[0]
-            raise StoreError(f"cannot write findings: {message}") from exc
-
-    def _carry_first_seen(self, rows: list[list[Any]]) -> dict[str, datetime]:
-        """Set each row's first_seen from the history; return the history of these ids."""
-        known: dict[str, datetime] = {}
-        for start in range(0, len(rows), _LOOKUP):
-            chunk = [row[_ID] for row in rows[start : start + _LOOKUP]]
-            for fid, first in self.conn.execute(_RECORDED, {"ids": chunk}):
-                known[fid] = first
-        for row in rows:
-            first = known.get(row[_ID])
-            if first is not None and first < row[_SEEN]:
-                row[_SEEN] = first
-        return known
-
-    def _suppress(self, rows: list[list[Any]]) -> None:
-        match = self.tracker.match_fields
-        for row in rows:
-            if row[_STATUS] != "open":
-                continue
-            hit = match(row[_RULE], row[_SITE], row[_ORG], row[_ORG_NAME], row[_RID], row[_RNAME])
-            if hit is not None:
-                row[_STATUS] = "suppressed"
-                row[_SUPPRESSION] = json.dumps(hit.as_dict())
-
-
-# The history of some finding ids, by primary key.
-_RECORDED = select(finding_history.c.id, finding_history.c.first_seen).where(
-    finding_history.c.id.in_(bindparam("ids", expanding=True))
-)
-
-
-def _history_upsert(conn: Connection) -> Insert:
-    """INSERT into finding_history that keeps the earlier first_seen of an existing id."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(finding_history)
-    upsert: Insert = stmt.on_conflict_do_update(
-        index_elements=[finding_history.c.id],
-        set_={"first_seen": stmt.excluded.first_seen},
-        where=stmt.excluded.first_seen < finding_history.c.first_seen,
-    )
-    return upsert
-
-
-class _BulkInsert:
-    """executemany of prepared rows in the driver's own parameter style.
-
-    SQLAlchemy's per-row parameter handling costs more than SQLite's insert itself; here
-    the statement is compiled once and only the columns whose type needs it (DateTime on
-    SQLite) are converted.
-    """
-
-    def __init__(self, conn: Connection, table: Table, columns: Sequence[str],
-                 statement: Insert | None = None) -> None:
-        dialect = conn.dialect
-        insert = table.insert() if statement is None else statement
-        compiled = insert.compile(dialect=dialect, column_keys=list(columns))
-        self.conn, self.sql, self.columns = conn, compiled.string, tuple(columns)
-        positions = compiled.positiontup if compiled.positional else None
-        self.order = [self.columns.index(name) for name in positions] if positions else None
-        self.convert = [
-            (i, proc)
-            for i, name in enumerate(columns)
-            if (proc := dialect.type_descriptor(table.c[name].type).bind_processor(dialect))
-        ]
-
-    def __call__(self, rows: list[list[Any]]) -> None:
-        for i, proc in self.convert:
-            done: dict[Any, Any] = {}  # values repeat (first_seen is mostly the scan's start)
-            for row in rows:
-                value = row[i]
-                converted = done.get(value, _MISSING)
-                if converted is _MISSING:
-                    converted = done[value] = proc(value)
-                row[i] = converted
-        params: list[Any]
-        if self.order is None:
-            params = [dict(zip(self.columns, row, strict=True)) for row in rows]
-        else:
-            pick = itemgetter(*self.order)
-            params = [pick(row) for row in rows]
-        self.conn.exec_driver_sql(self.sql, params)

@@ -14,6 +14,7 @@ import yaml
 from sqlalchemy import create_engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from rules.fragments import NAME, FragmentError, Fragments, expand, resolve
 from rules.model import (
     BUILTIN_BINDS,
     REQUIRED_COLUMNS,
@@ -42,7 +43,7 @@ def load_rulepack(custom_dirs: Sequence[Path] = ()) -> RulePack:
     """Load the built-in pack and any custom rule folders; RuleError on any bad file."""
     pack_path = PACK_DIR / PACK_FILE
     files: list[Path] = [pack_path] if pack_path.exists() else []
-    pack_params = _load_pack_params(pack_path) if files else {}
+    pack_params, fragments = _load_pack_file(pack_path) if files else ({}, Fragments())
     rule_files = sorted(p for p in PACK_DIR.glob("*.yaml") if p.name != PACK_FILE)
     for folder in custom_dirs:
         if not Path(folder).is_dir():
@@ -52,7 +53,7 @@ def load_rulepack(custom_dirs: Sequence[Path] = ()) -> RulePack:
     files.extend(rule_files)
     rules: dict[str, Rule] = {}
     for path in rule_files:
-        rule = _load_rule(path, pack_params)
+        rule = _load_rule(path, pack_params, fragments)
         if rule.id in rules:
             raise RuleError(
                 f"{_show(path)}: field 'id' {rule.id} is already defined in "
@@ -62,7 +63,8 @@ def load_rulepack(custom_dirs: Sequence[Path] = ()) -> RulePack:
     ordered = tuple(rules[k] for k in sorted(rules))
     _dry_run(ordered, pack_params)
     return RulePack(
-        rules=ordered, pack_parameters=pack_params, sha256=_hash(files), files=tuple(files)
+        rules=ordered, pack_parameters=pack_params, sha256=_hash(files), files=tuple(files),
+        fragments=fragments.texts,
     )
 
 
@@ -80,24 +82,64 @@ def _hash(files: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """What is wrong in a YAML file and where to fix it, lines and columns 1-based.
+
+    `problem_mark` is where the parser gave up; `context_mark`, when there is one, where
+    the construct it was reading began (an unclosed quote, a bracket): the mistake lies
+    between the two.
+    """
+    def at(mark: object) -> str:
+        return f"line {getattr(mark, 'line', 0) + 1}, column {getattr(mark, 'column', 0) + 1}"
+
+    problem = getattr(exc, "problem", None) or exc.__class__.__name__
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return f"{problem}; fix the YAML syntax"
+    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and start is not None and at(start) != at(mark):
+        return (f"{problem} at {at(mark)} ({context} started at {at(start)}); "
+                f"fix the YAML syntax between {at(start)} and {at(mark)}")
+    return f"{problem} at {at(mark)}; fix the YAML syntax at {at(mark)}"
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise RuleError(f"{_show(path)}: not readable YAML ({exc.__class__.__name__})") from exc
+    except yaml.YAMLError as exc:
+        raise RuleError(f"{_show(path)}: not readable YAML: {yaml_problem(exc)}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleError(f"{_show(path)}: not readable YAML ({exc.__class__.__name__}); "
+                        "check that it is a readable UTF-8 text file") from exc
     if not isinstance(data, dict):
         raise RuleError(f"{_show(path)}: must be a mapping of fields")
     return data
 
 
-def _load_pack_params(path: Path) -> dict[str, Any]:
+def _load_pack_file(path: Path) -> tuple[dict[str, Any], Fragments]:
+    """The pack-level parameters and the named SQL fragments of `_pack.yaml`."""
     data = _read_yaml(path)
-    params = data.get("parameters", {})
-    if set(data) - {"parameters"} or not isinstance(params, dict):
-        raise RuleError(f"{_show(path)}: field 'parameters' must be the only field, a mapping")
+    unknown = sorted(str(k) for k in set(data) - {"parameters", "fragments"})
+    if unknown:
+        raise _fail(path, unknown[0], "is not a pack field (parameters, fragments)")
+    params = data.get("parameters") or {}
+    if not isinstance(params, dict):
+        raise _fail(path, "parameters", "must be a mapping of name to default")
     for name, value in params.items():
         _check_param(path, str(name), value)
-    return {str(k): v for k, v in params.items()}
+    raw = data.get("fragments") or {}
+    if not isinstance(raw, dict):
+        raise _fail(path, "fragments", "must be a mapping of name to SQL text")
+    for name, text in raw.items():
+        if not isinstance(name, str) or not NAME.fullmatch(name):
+            raise _fail(path, "fragments", f"has a bad name {name!r} (use lower_case)")
+        if not isinstance(text, str) or not text.strip():
+            raise _fail(path, f"fragments.{name}", "must be a non-empty string of SQL")
+    try:
+        fragments = resolve(raw)
+    except FragmentError as exc:
+        raise RuleError(f"{_show(path)}: field {exc}") from exc
+    return {str(k): v for k, v in params.items()}, fragments
 
 
 def _check_param(path: Path, name: str, value: object) -> None:
@@ -123,7 +165,7 @@ def _str_list(path: Path, field: str, value: object) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _load_rule(path: Path, pack_params: Mapping[str, Any]) -> Rule:
+def _load_rule(path: Path, pack_params: Mapping[str, Any], fragments: Fragments) -> Rule:
     data = _read_yaml(path)
     for name in sorted(_FIELDS - _OPTIONAL):
         if name not in data:
@@ -159,7 +201,11 @@ def _load_rule(path: Path, pack_params: Mapping[str, Any]) -> Rule:
         raise _fail(path, "parameters", "must be a mapping of name to default")
     for name, value in params.items():
         _check_param(path, str(name), value)
-    binds = bind_names(data["condition"])
+    try:
+        condition, used = expand(data["condition"], fragments)
+    except FragmentError as exc:
+        raise _fail(path, "condition", str(exc)) from exc
+    binds = bind_names(condition)
     own = {str(k): v for k, v in params.items()}
     allowed = BUILTIN_BINDS | set(pack_params) | set(own)
     allowed |= set(derived_names(own)) | set(derived_names(pack_params))
@@ -186,9 +232,10 @@ def _load_rule(path: Path, pack_params: Mapping[str, Any]) -> Rule:
         parameters=own,
         inputs=inputs,
         detail=" ".join(data["detail"].split()),
-        condition=data["condition"],
+        condition=condition,
         path=path,
         binds=binds,
+        fragments=used,
     )
 
 
@@ -207,6 +254,9 @@ def _dry_run(rules: Sequence[Rule], pack_params: Mapping[str, Any]) -> None:
                 columns = set(conn.execute(stmt, bound).keys())
             except SQLAlchemyError as exc:
                 message = str(exc.orig if hasattr(exc, "orig") else exc).splitlines()[0]
+                if rule.fragments:
+                    message += (f" (with the _pack.yaml fragments {', '.join(rule.fragments)}"
+                                " expanded; `ddaudit rules show` prints the SQL that ran)")
                 raise _fail(rule.path, "condition", f"does not run: {message}") from exc
             missing = [c for c in REQUIRED_COLUMNS if c not in columns]
             if missing:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
+"""The severity scale, most severe first (the report order); the one definition."""
 SEVERITY_RANK: dict[str, int] = {name: rank for rank, name in enumerate(SEVERITIES)}
 
 RESOURCE_TYPES: frozenset[str] = frozenset(
@@ -27,6 +28,7 @@ RESOURCE_TYPES: frozenset[str] = frozenset(
 )
 
 STATUSES: tuple[str, ...] = ("open", "suppressed", "not_assessed")
+"""Statuses of a finding."""
 
 # Bind parameters every condition may use without declaring them.
 BUILTIN_BINDS: frozenset[str] = frozenset({"scan_id", "now", "trusted_orgs"})
@@ -64,6 +66,7 @@ class Rule:
     condition: str
     path: Path
     binds: frozenset[str] = frozenset()
+    fragments: tuple[str, ...] = ()  # the _pack.yaml fragments its condition uses
 
     @property
     def control_ids(self) -> tuple[str, ...]:
@@ -73,12 +76,13 @@ class Rule:
 
 @dataclass(frozen=True)
 class RulePack:
-    """The rules in force (sorted by id), the pack-level parameters and the pack hash."""
+    """The rules in force (sorted by id), pack-level parameters, SQL fragments, pack hash."""
 
     rules: tuple[Rule, ...]
     pack_parameters: Mapping[str, Any]
     sha256: str
     files: tuple[Path, ...] = ()
+    fragments: Mapping[str, str] = field(default_factory=dict)  # name: SQL, expanded
 
     def get(self, rule_id: str) -> Rule:
         """Return the rule with this id; KeyError when there is none."""
@@ -129,14 +133,20 @@ class Finding:
     suppression: Mapping[str, Any] | None = None
 
     @property
-    def sort_key(self) -> tuple[int, str, str, str, str]:
-        """Severity (most severe first), rule id, site, org, resource id."""
+    def sort_key(self) -> tuple[int, str, str, str, str, str, str]:
+        """The report order (INTERFACES.md), then tie-breakers so that no two findings tie.
+
+        Severity (most severe first), rule id, site, org, resource id; then resource type
+        and finding id. rules.results.report_order is the same order in SQL.
+        """
         return (
             SEVERITY_RANK.get(self.severity, len(SEVERITIES)),
             self.rule_id,
             self.site,
             self.org_public_id or "",
             self.resource_id,
+            self.resource_type,
+            self.id,
         )
 
 

@@ -3,7 +3,8 @@
 A scan can have a million findings; the engine writes them to the `findings` table as it
 goes and hands back an `Evaluated`, which counts them by severity and status and streams
 them from the table (in report order) whenever it is iterated. It is a view of the stored
-rows: evaluating the scan again replaces what it shows.
+rows: evaluating the scan again replaces what it shows. `read_findings` is the one reader
+of stored findings, the reports' too.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, overload
 
-from sqlalchemy import ColumnElement, Engine, RowMapping, case, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, RowMapping, case, func, select
 
 from rules.model import SEVERITIES, SEVERITY_RANK, Finding
 from rules.suppressions import SuppressionUsage
+from scanner.errors import StoreError
 from scanner.store.schema import findings
 
 _FETCH = 2000
@@ -103,7 +107,11 @@ class Evaluated(Sequence[Finding]):
 
 
 def report_order(dialect_name: str) -> list[ColumnElement[Any]]:
-    """ORDER BY terms giving Finding.sort_key's order (code-point string order)."""
+    """ORDER BY terms giving Finding.sort_key's order (code-point string order).
+
+    PostgreSQL compares under the "C" collation (UTF-8 bytes, which order like code
+    points); SQLite's default BINARY collation does the same, so both match Python.
+    """
     rank = case(
         {name: rank for name, rank in SEVERITY_RANK.items()},
         value=findings.c.severity,
@@ -122,38 +130,91 @@ def report_order(dialect_name: str) -> list[ColumnElement[Any]]:
     return [rank, *texts]
 
 
-def _stream(
-    engine: Engine, scan_id: str, *, offset: int | None = None, limit: int | None = None
+def read_findings(
+    conn: Connection, scan_id: str, *, offset: int | None = None, limit: int | None = None
 ) -> Iterator[Finding]:
+    """The findings rows of one scan, in report order (Finding.sort_key), streamed.
+
+    StoreError when a stored row cannot be read back (bad JSON, a non-timestamp).
+    """
     query = (
         select(findings)
         .where(findings.c.scan_id == scan_id)
-        .order_by(*report_order(engine.dialect.name))
+        .order_by(*report_order(conn.dialect.name))
         .offset(offset)
         .limit(limit)
     )
-    with engine.connect() as conn:
-        result = conn.execute(query, execution_options={"yield_per": _FETCH})
-        for row in result.mappings():
-            yield _finding(row)
+    result = conn.execute(query, execution_options={"yield_per": _FETCH})
+    for row in result.mappings():
+        yield read_finding(row)
 
 
-def _finding(row: RowMapping) -> Finding:
+def read_finding(row: RowMapping) -> Finding:
+    """One `findings` row as a Finding: JSON columns decoded, first_seen naive UTC."""
+    finding_id = str(row["id"])
     return Finding(
-        id=row["id"],
-        rule_id=row["rule_id"],
-        severity=row["severity"],
-        status=row["status"],
-        title=row["title"],
-        detail=row["detail"],
-        site=row["site"],
-        org_public_id=row["org_public_id"],
-        org_name=row["org_name"],
-        target=row["target"],
-        resource_type=row["resource_type"],
-        resource_id=row["resource_id"],
-        resource_name=row["resource_name"],
-        first_seen=row["first_seen"],
-        controls=tuple(json.loads(row["controls"])),
-        suppression=None if row["suppression"] is None else json.loads(row["suppression"]),
+        id=finding_id,
+        rule_id=str(row["rule_id"]),
+        severity=str(row["severity"]),
+        status=str(row["status"]),
+        title=str(row["title"]),
+        detail=str(row["detail"]),
+        site=str(row["site"]),
+        org_public_id=_opt_str(row["org_public_id"]),
+        org_name=_opt_str(row["org_name"]),
+        target=str(row["target"]),
+        resource_type=str(row["resource_type"]),
+        resource_id=str(row["resource_id"]),
+        resource_name=_opt_str(row["resource_name"]),
+        first_seen=naive_utc(row["first_seen"]),
+        controls=_controls(row["controls"], finding_id),
+        suppression=_suppression(row["suppression"], finding_id),
     )
+
+
+def naive_utc(value: object) -> datetime:
+    """A timestamp read from the database as naive UTC (the store's convention)."""
+    if not isinstance(value, datetime):
+        raise StoreError(f"expected a timestamp in the database, got {type(value).__name__}")
+    if value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _stream(
+    engine: Engine, scan_id: str, *, offset: int | None = None, limit: int | None = None
+) -> Iterator[Finding]:
+    with engine.connect() as conn:
+        yield from read_findings(conn, scan_id, offset=offset, limit=limit)
+
+
+def _controls(raw: object, finding_id: str) -> tuple[str, ...]:
+    value = _json(raw, finding_id, "controls")
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        raise StoreError(f"finding {finding_id}: controls is not a JSON list of strings")
+    return tuple(value)
+
+
+def _suppression(raw: object, finding_id: str) -> Mapping[str, Any] | None:
+    if raw is None:
+        return None
+    value = _json(raw, finding_id, "suppression")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise StoreError(f"finding {finding_id}: suppression is not a JSON object")
+    return MappingProxyType(value)
+
+
+def _json(raw: object, finding_id: str, field: str) -> object:
+    if not isinstance(raw, str):
+        raise StoreError(f"finding {finding_id}: {field} is not JSON text")
+    try:
+        value: object = json.loads(raw)
+    except ValueError as exc:
+        raise StoreError(f"finding {finding_id}: {field} is not valid JSON ({exc})") from exc
+    return value
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from rules.loader import yaml_problem
 from rules.model import Finding
 from scanner.errors import ConfigError
 
@@ -36,12 +37,6 @@ class Suppression:
     def active(self, now: datetime) -> bool:
         """True until the end of the `expires` day (UTC)."""
         return now.date() <= self.expires
-
-    def matches(self, f: Finding) -> bool:
-        """Whether this entry covers the finding (globs on rule, resource, site, org)."""
-        return fnmatchcase(f.rule_id, self.rule) and self.covers(
-            f.site, f.org_public_id, f.org_name, f.resource_id, f.resource_name
-        )
 
     def covers(
         self,
@@ -126,31 +121,13 @@ class Suppressions:
     entries: tuple[Suppression, ...] = ()
     path: Path | None = None
 
-    def apply(self, found: Sequence[Finding], now: datetime) -> list[Finding]:
-        """Mark open findings matched by an active entry as suppressed (first entry wins)."""
-        tracker = SuppressionTracker(self, now)
-        out: list[Finding] = []
-        for f in found:
-            hit = tracker.match(f) if f.status == "open" else None
-            if hit is not None:
-                f = replace(f, status="suppressed", suppression=hit.as_dict())
-            out.append(f)
-        return out
-
-    def usage(self, found: Sequence[Finding], now: datetime) -> SuppressionUsage:
-        """Expired entries, and active ones that cover none of the given findings."""
-        tracker = SuppressionTracker(self, now)
-        for f in found:
-            if f.status != "not_assessed":
-                tracker.match(f)
-        return tracker.usage()
-
 
 class SuppressionTracker:
     """Matches findings against the entries in force at `now` and remembers which matched.
 
-    The engine feeds it every open finding as it streams them; `usage()` then tells which
-    entries were used, unused or expired.
+    The engine feeds it every open finding as it streams them (`match_fields`); the
+    reports feed it the findings of a scan evaluated before its usage was stored (`match`).
+    `usage()` then tells which entries were used, unused or expired.
     """
 
     def __init__(self, suppressions: Suppressions | None, now: datetime) -> None:
@@ -209,9 +186,21 @@ class SuppressionTracker:
 def load_suppressions(path: Path) -> Suppressions:
     """Read and validate a suppressions file; ConfigError naming the file and the entry."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read suppressions ({exc.__class__.__name__})") from exc
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read suppressions ({exc.strerror or exc.__class__.__name__}); "
+            "check the path in [suppressions] file and that the file is readable"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: cannot read suppressions (not UTF-8 text at byte {exc.start}); "
+            "save the file as UTF-8"
+        ) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: cannot read suppressions: {yaml_problem(exc)}") from exc
     if data is None:
         return Suppressions((), path)
     if not isinstance(data, list):

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from rules.model import SEVERITIES as SEVERITIES  # re-exported: scanner.cli --fail-on
 from scanner.errors import ConfigError
 from scanner.sites import SITES
-
-SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
 
 _KNOWN: dict[str, frozenset[str]] = {
     "": frozenset({"scan", "targets", "rules", "estate", "suppressions", "evidence"}),

@@ -313,8 +313,8 @@ def _connection_rules(
     estate: Estate, orgs: list[Org], missing: Mapping[str, set[str]], trusted: set[str]
 ) -> set[Finding]:
     """CONN-001 other org neither scanned nor trusted; 002 shares logs or audit; 003 creator
-    disabled or not among the org's users. Judged once: at the source when the source org
-    saw it, else at the sink."""
+    disabled or not among the org's users, judged from the source org only. Judged once:
+    at the source when the source org saw it, else at the sink."""
     seen = {o.uuid: o for o in orgs if "org_connections" not in missing[o.public_id]}
     scanned_uuids = {o.uuid for o in orgs}
     out: set[Finding] = set()
@@ -333,9 +333,11 @@ def _connection_rules(
                 out.add(("DDA-CONN-001", *f))
             if {"logs", "audit"} & set(c.connection_types):
                 out.add(("DDA-CONN-002", *f))
-            creator = judge.user(c.created_by_id)
-            if creator is None or creator.is_disabled:
-                out.add(("DDA-CONN-003", *f))
+            # CONN-003 only from the source org: created_by is one of its users
+            if judge.uuid == c.source.uuid:
+                creator = judge.user(c.created_by_id)
+                if creator is None or creator.is_disabled:
+                    out.add(("DDA-CONN-003", *f))
     return out
 
 

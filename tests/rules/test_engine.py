@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from rules import RuleSettings, fingerprint
+from reports.load import load_scan
+from rules import Finding, RuleSettings, evaluate_scan, fingerprint
 from rules.model import SEVERITY_RANK
 from scanner.errors import ConfigError
 from scanner.store.schema import findings
@@ -150,3 +151,25 @@ def test_duplicate_targets_of_one_org_give_one_finding(snap):
     snap.target("one", org="pub-x", uuid="u-x", saml_enabled=False)
     snap.target("two", org="pub-x", uuid="u-x", saml_enabled=False)
     assert [f.target for f in snap.evaluate() if f.rule_id == "DDA-ORG-001"] == ["one"]
+
+
+def test_reports_read_the_same_findings_in_the_one_order(snap, engine):
+    """The reports load rules.Finding through the engine's reader, in Finding.sort_key order:
+    code points (upper case before lower), then resource type and id break ties."""
+    t = snap.target()
+    for kid in ("b-key", "B-key", "é-key", "a-key"):
+        snap.app_key(t, kid, created=snap.ago(400))
+    snap.api_key(t, "a-key", created=snap.ago(400))  # same rule, org and id: another type
+    result = evaluate_scan(engine, snap.scan_id, snap.pack, RuleSettings())
+    loaded = load_scan(engine, snap.scan_id).findings
+    assert loaded == tuple(result)
+    assert all(isinstance(f, Finding) for f in loaded)
+    assert [f.sort_key for f in loaded] == sorted(f.sort_key for f in loaded)
+    rotation = [(f.resource_id, f.resource_type) for f in loaded if f.rule_id == "DDA-KEY-003"]
+    assert rotation == [("B-key", "application_key"), ("a-key", "api_key"),
+                        ("a-key", "application_key"), ("b-key", "application_key"),
+                        ("é-key", "application_key")]
+    first = loaded[0]
+    assert first.sort_key == (SEVERITY_RANK[first.severity], first.rule_id, first.site,
+                              first.org_public_id or "", first.resource_id,
+                              first.resource_type, first.id)

@@ -96,6 +96,10 @@ def _broken(tmp_path: Path, rule_id: str, old: str, new: str) -> Path:
         ("DDA-KEY-001", "{last_used_at:never}", "{last_use}",
          "field 'detail' names {last_use}, not a column"),
         ("DDA-KEY-001", "rationale:", "rationale_typo:", "field 'rationale'"),
+        ("DDA-KEY-001", "severity: medium", "severity: [medium",
+         "not readable YAML: expected ',' or ']', but got ':' at line 4, column 14 (while "
+         "parsing a flow sequence started at line 3, column 11); fix the YAML syntax between "
+         "line 3, column 11 and line 4, column 14"),
     ],
 )
 def test_bad_rule_file_names_file_and_field(tmp_path, rule_id, old, new, message):

@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 
 import rules.engine
+import rules.history
+import rules.writer
 from rules import Finding, RuleSettings
 from scanner.store.schema import ENDPOINTS
 from tests.rules.conftest import NOW, Snap, Tgt
@@ -151,8 +153,8 @@ def test_batches_give_the_same_result(snap: Snap, monkeypatch: pytest.MonkeyPatc
     _estate(later)
     expected = later.evaluate()
     monkeypatch.setattr(rules.engine, "_FETCH", 2)
-    monkeypatch.setattr(rules.engine, "_WRITE", 3)
-    monkeypatch.setattr(rules.engine, "_LOOKUP", 2)
+    monkeypatch.setattr(rules.writer, "WRITE", 3)
+    monkeypatch.setattr(rules.history, "LOOKUP", 2)
     assert later.evaluate() == expected
     assert snap.evaluate() == reference
     assert {f.first_seen for f in expected} == {NOW}

@@ -131,6 +131,22 @@ def test_show_gives_everything(config: Path) -> None:
     assert shown == sql
 
 
+def test_show_prints_the_condition_with_its_fragments_expanded() -> None:
+    code, out = _invoke("rules", "show", "DDA-CONN-003")
+    assert code == 0
+    lines = out.splitlines()
+    assert ("fragments:      judged_connections, scanned_orgs, user_disabled "
+            "(from _pack.yaml)") in lines
+    condition = out.split("condition:\n", 1)[1]
+    assert "{{" not in condition
+    for text in ("  scanned AS (", "  here AS (", "  judged AS (",
+                 "  WHERE j.side = 'source' AND j.created_by_id IS NOT NULL",
+                 "AND NOT (COALESCE(u.disabled, FALSE) OR COALESCE(u.status, '') = 'Disabled'))"):
+        assert any(line.startswith(text) or line.endswith(text) for line in lines), text
+    code, out = _invoke("rules", "show", "DDA-KEY-001")
+    assert "fragments:" not in out
+
+
 def test_show_with_config_marks_overrides_and_disabled(config: Path) -> None:
     code, out = _invoke("rules", "show", "dda-key-001", "--config", str(config))
     assert code == 0

@@ -45,14 +45,30 @@ def test_conn_003_creator_departed(snap):
     snap.user(a, "alive")
     snap.user(a, "gone", disabled=True)
     snap.user(b, "b-user")
+    snap.user(b, "b-gone", status="Disabled", disabled=None)
     snap.connection(a, "c-alive", "uuid-a", "uuid-x", created_by="alive")
     snap.connection(a, "c-gone", "uuid-a", "uuid-x", created_by="gone")
     snap.connection(a, "c-unknown", "uuid-a", "uuid-x", created_by="nobody")
-    # seen only from the sink: judged there (RULES.md), so a creator who is not among the
-    # sink org's users triggers it; one who is, does not
+    snap.connection(b, "c-b-gone", "uuid-b", "uuid-x", created_by="b-gone")
+    snap.connection(b, "c-b-alive", "uuid-b", "uuid-x", created_by="b-user")  # near miss
+    # between two scanned orgs, seen from both ends: judged once, at its source (a)
+    snap.connection(a, "c-both", "uuid-a", "uuid-b", created_by="gone")
+    snap.connection(b, "c-both", "uuid-a", "uuid-b", created_by="gone")
+    # seen only from its sink: created in the unscanned source org by one of its users,
+    # so never among b's users. Not judged by CONN-003 (a false positive on every
+    # inbound connection otherwise); CONN-001 reports the outside org.
     snap.connection(b, "c-sink", "uuid-y", "uuid-b", created_by="somebody")
-    snap.connection(b, "c-sink-known", "uuid-y", "uuid-b", created_by="b-user")
-    assert snap.hits(snap.evaluate(), "DDA-CONN-003") == {"c-gone", "c-unknown", "c-sink"}
+    snap.connection(b, "c-sink-b-gone", "uuid-y", "uuid-b", created_by="b-gone")
+    found = snap.evaluate()
+    conn3 = [f for f in found if f.rule_id == "DDA-CONN-003"]
+    assert sorted((f.resource_id, f.org_public_id) for f in conn3) == [
+        ("c-b-gone", "pub-b"), ("c-both", "pub-a"), ("c-gone", "pub-a"),
+        ("c-unknown", "pub-a")]
+    details = {f.resource_id: f.detail for f in conn3}
+    assert details["c-unknown"] == ("Connection uuid-a -> uuid-x was created by nobody "
+                                    "(nobody), who is not among the org's users.")
+    assert details["c-b-gone"].endswith("(b-gone), who is disabled.")
+    assert {"c-sink", "c-sink-b-gone"} <= snap.hits(found, "DDA-CONN-001")
 
 
 def test_okta_001_static_token(snap):

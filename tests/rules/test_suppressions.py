@@ -6,6 +6,9 @@ from datetime import date, datetime
 
 import pytest
 
+from reports.context import build_context
+from reports.diff import diff_reports
+from reports.load import load_scan, load_suppression_usage
 from rules import RuleSettings, evaluate_scan
 from rules.suppressions import (
     SuppressionTracker,
@@ -54,7 +57,8 @@ def test_apply_expired_and_unused(snap, tmp_path):
     t = snap.target(saml_enabled=False)
     snap.app_key(t, "ci-deploy", leaked=True, created=snap.ago(400), last_used=snap.ago(100))
     snap.app_key(t, "human-key", leaked=True)
-    found = snap.evaluate(suppressions=sup)
+    result = evaluate_scan(snap.engine, snap.scan_id, snap.pack, RuleSettings(), sup)
+    found = list(result)
     status = {(f.rule_id, f.resource_id): f.status for f in found}
     assert status[("DDA-KEY-007", "ci-deploy")] == "suppressed"
     assert status[("DDA-KEY-003", "ci-deploy")] == "suppressed"
@@ -66,9 +70,10 @@ def test_apply_expired_and_unused(snap, tmp_path):
                              "reason": "rotated by the CI vault job",
                              "owner": "secops@example.com", "expires": "2027-03-31",
                              "ticket": "SEC-1234"}
-    usage = sup.usage(found, snap.started)
+    usage = result.suppression_usage
     assert [e.index for e in usage.expired] == [3]
     assert [e.index for e in usage.unused] == [4]
+    assert [e.index for e in usage.active] == [1, 2] and usage.matches == {1: 2, 2: 1}
     again = snap.evaluate(suppressions=sup)
     assert again == found
 
@@ -79,9 +84,9 @@ def test_site_glob_must_match(snap, tmp_path):
    expires: 2030-01-01}
 """))
     snap.target(saml_enabled=False)
-    found = snap.evaluate(suppressions=sup)
-    assert snap.hits(found, "DDA-ORG-001") == {"pub-prod"}
-    assert [e.index for e in sup.usage(found, snap.started).unused] == [1]
+    result = evaluate_scan(snap.engine, snap.scan_id, snap.pack, RuleSettings(), sup)
+    assert snap.hits(list(result), "DDA-ORG-001") == {"pub-prod"}
+    assert [e.index for e in result.suppression_usage.unused] == [1]
 
 
 @pytest.mark.parametrize(
@@ -95,7 +100,12 @@ def test_site_glob_must_match(snap, tmp_path):
         ("rule: X", "must be a list of entries"),
         ("- {rule: X, resource: y, reason: r, owner: o, expires: 2030-01-01}\n- just text",
          "entry 2 must be a mapping"),
-        ("- [unclosed", "cannot read suppressions"),
+        ("- [unclosed", "cannot read suppressions: expected ',' or ']', but got "
+         "'<stream end>' at line 1, column 12 (while parsing a flow sequence started at "
+         "line 1, column 3); fix the YAML syntax between line 1, column 3 and line 1, "
+         "column 12"),
+        ("- rule: X\n  resource: a: b", "cannot read suppressions: mapping values are not "
+         "allowed here at line 2, column 14; fix the YAML syntax at line 2, column 14"),
     ],
 )
 def test_malformed_file_names_file_and_entry(tmp_path, text, message):
@@ -129,8 +139,17 @@ def test_shadowed_entry_counts_as_used_and_not_assessed_never_matches(snap, tmp_
     usage = result.suppression_usage
     assert [e.index for e in usage.active] == [1, 2]  # entry 2 matched too, behind entry 1
     assert [e.index for e in usage.unused] == [3] and usage.path == sup.path
-    again = sup.usage(found, snap.started)  # the same answer from the findings themselves
-    assert (again.expired, again.unused) == (usage.expired, usage.unused)
+    # A report of a scan evaluated before its usage was stored matches the file against
+    # the stored findings: the same entries, states and counts as the evaluation's own.
+    report = load_scan(snap.engine, snap.scan_id)
+    diff = diff_reports(None, report)
+    recorded = build_context(report, diff, pack=snap.pack, suppressions=None,
+                             recorded=load_suppression_usage(snap.engine, snap.scan_id))
+    fallback = build_context(report, diff, pack=snap.pack, suppressions=sup, recorded=None)
+    assert fallback.suppressions == recorded.suppressions
+    assert [(e.state, e.matched) for e in fallback.suppressions] == [
+        ("active", 1), ("active", 1), ("unused", 0)]
+    assert fallback.suppression_usage_known and recorded.suppression_usage_known
 
 
 def test_describe_usage_lines(tmp_path):

@@ -135,8 +135,10 @@ def test_connections(estate: Estate, findings: set[Finding]) -> None:
     assert flagged(conn, "DDA-CONN-001") == {
         c.id for c in org.connections if partner in (c.sink.name, c.source.name)}
     sink_only = next(c for c in org.connections if c.source.name == partner)
-    for rule in ("DDA-CONN-001", "DDA-CONN-002", "DDA-CONN-003"):
+    for rule in ("DDA-CONN-001", "DDA-CONN-002"):
         assert sink_only.id in flagged(conn, rule)
+    # Its creator is a user of the unscanned source org: DDA-CONN-003 does not judge it.
+    assert sink_only.id not in flagged(conn, "DDA-CONN-003")
     scanned_peer = next(c for c in org.connections if c.sink.uuid == estate.scanned_orgs[0].uuid
                         and c.created_by_name == "Audit Bot Owner")
     assert scanned_peer.id not in {f[4] for f in conn}  # judged once, clean
