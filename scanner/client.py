@@ -9,9 +9,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import random
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+)
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +38,17 @@ MAX_IN_FLIGHT = 8  # requests of one org on the wire at once (its share of the s
 # An id taken from an API answer and put into a request path: nothing that could climb
 # out of the path (`..`, `/`), start a query or fragment, or be percent-decoded later.
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+# What a Datadog key looks like: 32 (API key) or 40 (application key) hex digits.
+_KEY_SHAPED = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{40}|[0-9A-Fa-f]{32})(?![0-9A-Fa-f])")
+SCRUBBED = "***"
+MIN_SECRET = 8  # shorter values are no key Datadog issues; replacing them would garble text
+
+
+def scrub_secrets(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with each of `secrets`, and every 32- or 40-hex-digit run, replaced by ***."""
+    for secret in sorted({s for s in secrets if len(s) >= MIN_SECRET}, key=len, reverse=True):
+        text = text.replace(secret, SCRUBBED)
+    return _KEY_SHAPED.sub(SCRUBBED, text)
 
 
 def path_segment(value: object, what: str) -> str:
@@ -106,6 +125,14 @@ class DatadogClient:
             self.base_url = api_base_url(target.site)
         self.stats = ClientStats()
 
+    def scrub(self, text: str) -> str:
+        """`text` with this target's key values, and anything shaped like a key, as ***.
+
+        Error text partly comes from the API's answers, which may echo what was sent; it
+        is stored (coverage), rendered (reports) and logged, so it never carries a key.
+        """
+        return scrub_secrets(text, (self._target.api_key.reveal(), self._target.app_key.reveal()))
+
     def _headers(self) -> dict[str, str]:
         return {
             "DD-API-KEY": self._target.api_key.reveal(),
@@ -119,6 +146,13 @@ class DatadogClient:
 
         `like`: an endpoint whose rate-limit bucket `path` is expected to share.
         """
+        try:
+            return await self._get(path, params, like)
+        except APIError as exc:
+            raise exc.__class__(self.scrub(str(exc)), status=exc.status) from None
+
+    async def _get(self, path: str, params: Mapping[str, str | int] | None,
+                   like: str | None) -> Any:
         url = self.base_url + path
         query = {k: str(v) for k, v in (params or {}).items()}
         attempt = 0
@@ -160,7 +194,9 @@ class DatadogClient:
                            "ddaudit never sends keys without a verified certificate: fix the "
                            "endpoint's certificate or trust its CA in the system store",
                            status=None) from None
-        except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            # Connection trouble, a cut body, or an answer aiohttp cannot parse (a bad
+            # status line or header, ClientResponseError): retried, then this endpoint fails.
             raise _Retry(None, f"{exc.__class__.__name__}", self._policy.backoff(attempt)) from None
         finally:
             self.throttle.release(ticket, status, headers)
@@ -174,7 +210,8 @@ class DatadogClient:
             raise APIError(f"GET {path}: refused to follow a redirect (HTTP {status})",
                            status=status)
         if status >= 400:
-            message = f"GET {path}: HTTP {status}: {_error_text(body)}"
+            # Scrubbed before it is cut short, so no half of a key survives the cut.
+            message = f"GET {path}: HTTP {status}: {self.scrub(_error_text(body))[:200]}"
             if status in (401, 403):
                 raise ForbiddenError(message, status=status)
             raise APIError(message, status=status)
@@ -196,7 +233,7 @@ class DatadogClient:
     async def pages_by_number(
         self, path: str, params: Mapping[str, str | int] | None = None,
         *, total_of: str = "total_count", fan_out: int = FAN_OUT, like: str | None = None,
-    ) -> AsyncIterator[Page]:
+    ) -> AsyncGenerator[Page, None]:
         """Yield every page of a 0-based `page[number]` listing, PAGE_SIZE items a page.
 
         Once the first page reports the API's total, the remaining pages are fetched
@@ -251,14 +288,31 @@ class DatadogClient:
                 return
             number, previous = number + 1, page
 
-    async def pages_by_offset(self, path: str, *, limit: int = 1000) -> AsyncIterator[Page]:
-        """Yield every page of a `limit`/`offset` listing (org connections)."""
-        offset = 0
+    async def pages_by_offset(self, path: str, *,
+                              limit: int = 1000) -> AsyncGenerator[Page, None]:
+        """Yield every page of a `limit`/`offset` listing (org connections).
+
+        Guarded against a server that ignores `offset`: a page repeating the previous
+        one is an APIError, and so is paging on past what the first page's total allows
+        (one page of slack for items added meanwhile).
+        """
+        offset, number = 0, 0
+        previous: Page | None = None
+        cap: int | None = None
         while True:
             page = await self.get_page(path, {"limit": limit, "offset": offset})
-            yield page
+            if previous is not None and page.data and _ids(page) == _ids(previous):
+                raise APIError(f"GET {path}: offset {offset} repeats the previous page "
+                               "(pagination loop)")
             total = page_total(page.meta, "total_count")
+            if cap is None and total is not None:
+                cap = max(1, math.ceil(total / limit)) + 1
+            if cap is not None and number >= cap:
+                raise APIError(f"GET {path}: still full pages at offset {offset}, beyond "
+                               "the total the API reported (pagination loop)")
+            yield page
             offset += len(page.data)
+            number, previous = number + 1, page
             if len(page.data) < limit or (total is not None and offset >= total):
                 return
 
@@ -279,7 +333,7 @@ def _error_text(body: bytes) -> str:
     try:
         errors = json.loads(body).get("errors")
         if isinstance(errors, list) and errors:
-            return "; ".join(str(e) for e in errors)[:200]
+            return "; ".join(str(e) for e in errors)[:4000]
     except (ValueError, AttributeError, UnicodeDecodeError):
         pass
     return "no error detail"
@@ -287,4 +341,4 @@ def _error_text(body: bytes) -> str:
 
 
 __all__ = ["MAX_IN_FLIGHT", "PAGE_SIZE", "ClientStats", "DatadogClient", "Page", "RetryPolicy",
-           "page_total", "path_segment"]
+           "page_total", "path_segment", "scrub_secrets"]

@@ -19,8 +19,9 @@ from rules.params import check_settings
 from scanner import __version__, progress
 from scanner.client import DatadogClient, RetryPolicy
 from scanner.collect import Coverage, TargetContext, collect_target
+from scanner.collect.base import unexpected_error
 from scanner.config import Config, Target
-from scanner.errors import BusyError, StoreError
+from scanner.errors import APIError, BusyError, DDAuditError, StoreError
 from scanner.store import schema
 from scanner.store.writer import SnapshotWriter
 from scanner.timeutil import utcnow
@@ -65,6 +66,11 @@ async def collect_all(
     """Collect every target (or `targets`) concurrently into the snapshot; return coverage.
 
     `collector` collects one target (the default: every endpoint; resume passes its own).
+    A collector that raises unexpectedly costs its own target only: every endpoint of it
+    is recorded `failed` with the exception's class and message (the traceback goes to
+    the debug log), and the other targets go on. Fatal errors (a DDAuditError that is not
+    an APIError, such as the snapshot store failing), cancellation and interrupts still
+    stop the whole collection.
     """
     # Every org of a site shares its host; each client caps its own org at MAX_IN_FLIGHT.
     connector = aiohttp.TCPConnector(limit=256, limit_per_host=0)
@@ -77,9 +83,24 @@ async def collect_all(
             for t in (config.targets if targets is None else targets)
         ]
 
+        def failed(ctx: TargetContext, exc: Exception) -> list[Coverage]:
+            """Coverage for a target whose collector raised: every endpoint failed, why."""
+            log.debug("collecting target %s failed unexpectedly", ctx.target.name,
+                      exc_info=True)
+            error = ctx.client.scrub(str(exc) if isinstance(exc, APIError)
+                                     else unexpected_error(exc))
+            return [Coverage(endpoint, "failed", 0, None, error) for endpoint in schema.ENDPOINTS]
+
         async def one(ctx: TargetContext) -> list[Coverage]:
             reporter.target_started(ctx.target.name, ctx.target.site)
-            coverage = await collector(ctx)
+            try:
+                coverage = await collector(ctx)
+            except DDAuditError as exc:
+                if not isinstance(exc, APIError):
+                    raise
+                coverage = failed(ctx, exc)
+            except Exception as exc:
+                coverage = failed(ctx, exc)
             reporter.target_done(ctx.target.name, coverage, ctx.client.stats.requests)
             return coverage
 

@@ -131,8 +131,7 @@ class OrgThrottle:
                 self._probing[key] = asyncio.Event()
                 self._unknown += 1
                 self.stats.probes += 1
-                await self._under_ceiling()
-                return Ticket(key, None, probe=True)
+                return await self._admit(Ticket(key, None, probe=True))
             if bucket.probe is not None:
                 await bucket.probe.wait()
                 continue
@@ -143,12 +142,10 @@ class OrgThrottle:
                 bucket.epoch += 1
                 bucket.in_flight += 1
                 self.stats.probes += 1
-                await self._under_ceiling()
-                return Ticket(key, bucket, probe=True, epoch=bucket.epoch)
+                return await self._admit(Ticket(key, bucket, probe=True, epoch=bucket.epoch))
             if bucket.remaining - bucket.in_flight - self._unknown > bucket.reserve(self.headroom):
                 bucket.in_flight += 1
-                await self._under_ceiling()
-                return Ticket(key, bucket, epoch=bucket.epoch)
+                return await self._admit(Ticket(key, bucket, epoch=bucket.epoch))
             await self._wait(bucket.reset_at - now + random.uniform(0.0, WAKE_JITTER))
 
     async def _wait(self, timeout: float) -> None:
@@ -163,6 +160,38 @@ class OrgThrottle:
 
     async def _under_ceiling(self) -> None:
         await self._ceiling.acquire()  # type: ignore[no-untyped-call]
+
+    async def _admit(self, ticket: Ticket) -> Ticket:
+        """Wait for the org's overall ceiling with `ticket`'s place already taken.
+
+        Cancelled while waiting (its request abandoned), the ticket gives its place back:
+        a probe left registered would stall its endpoint or bucket for the rest of the scan.
+        """
+        try:
+            await self._under_ceiling()
+        except BaseException:
+            self._abandon(ticket)
+            raise
+        return ticket
+
+    def _abandon(self, ticket: Ticket) -> None:
+        """Undo what issuing `ticket` changed, for a request that was never sent."""
+        bucket = ticket.bucket
+        if bucket is not None:
+            bucket.in_flight -= 1
+        elif ticket.probe:
+            self._unknown -= 1
+        if ticket.probe:
+            self.stats.probes -= 1
+            if bucket is None:
+                event = self._probing.pop(ticket.endpoint, None)
+            else:
+                event, bucket.probe = bucket.probe, None
+                bucket.epoch -= 1  # the window it was to open stays to be opened
+            if event is not None:
+                event.set()
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     def release(self, ticket: Ticket, status: int | None, headers: Mapping[str, str]) -> None:
         """Learn from a response's X-RateLimit-* headers (status None: no response came)."""

@@ -82,10 +82,13 @@ def _days(now: datetime, then: datetime) -> float:
 
 
 def derived_forbidden(target: SimTarget) -> set[str]:
-    """Endpoints a target's key pair cannot collect (app keys: org-wide or per-SA fallback)."""
+    """Endpoints a target's key pair cannot collect whole.
+
+    Application keys need the org-wide listing (org_app_keys_read): the per-service-account
+    fallback cannot see keys owned by users, so without it the endpoint is partial at best.
+    """
     missing = {e for e, need in ENDPOINT_PERMISSIONS.items() if not set(need) & target.permissions}
-    fallback = "service_account_write" in target.permissions and "users" not in missing
-    if "org_app_keys_read" not in target.permissions and not fallback:
+    if "org_app_keys_read" not in target.permissions:
         missing.add("application_keys")
     return missing
 

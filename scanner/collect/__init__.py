@@ -27,15 +27,25 @@ FAMILIES: dict[str, Family] = {
 
 
 async def collect_target(ctx: TargetContext) -> list[Coverage]:
-    """Collect every API family of one target; return one coverage record per endpoint."""
+    """Collect every API family of one target; return one coverage record per endpoint.
+
+    Each family is guarded on its own (see `guarded`): one that fails, expectedly or not,
+    costs its endpoint only.
+    """
     results = [await guarded("orgs", collect_orgs, ctx)]
-    ctx.users_coverage = asyncio.get_running_loop().create_future()
+    users: asyncio.Future[Coverage] = asyncio.get_running_loop().create_future()
+    ctx.users_coverage = users
 
     async def run(endpoint: str, family: Family) -> Coverage:
-        coverage = await guarded(endpoint, family, ctx)
-        if endpoint == "users" and ctx.users_coverage is not None:
-            ctx.users_coverage.set_result(coverage)
-        return coverage
+        coverage: Coverage | None = None
+        try:
+            coverage = await guarded(endpoint, family, ctx)
+            return coverage
+        finally:
+            # The application-key fallback waits for this, however `users` ended.
+            if endpoint == "users" and not users.done():
+                users.set_result(coverage or Coverage("users", "failed", 0, None,
+                                                      "the user listing did not finish"))
 
     results += await asyncio.gather(*(run(name, fam) for name, fam in FAMILIES.items()))
     return results

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 from scanner.client import DatadogClient, Page, page_total
 from scanner.config import Target
-from scanner.errors import APIError, ForbiddenError
+from scanner.errors import APIError, DDAuditError, ForbiddenError
 from scanner.progress import Reporter
 from scanner.progress import current as current_reporter
 from scanner.redact import redact
 from scanner.store.writer import SnapshotWriter
 from scanner.timeutil import parse_timestamp
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -164,9 +168,18 @@ Family = Callable[[TargetContext, Tally], Awaitable[None]]
 
 
 async def guarded(endpoint: str, family: Family, ctx: TargetContext) -> Coverage:
-    """Run one collector, turning API failures into an honest coverage record."""
+    """Run one collector, turning its failures into an honest coverage record.
+
+    API failures, and any unexpected exception (a bug, a shape nobody foresaw), cost
+    this endpoint only: it is `failed` with the exception's class and message, the other
+    families go on. Fatal errors (the snapshot store gone: any DDAuditError that is not
+    an APIError), cancellation and interrupts still stop the scan. No key reaches the
+    record: its error text is scrubbed.
+    """
     tally = Tally(on_page=lambda items: ctx.progress.page(ctx.target.name, endpoint, items))
     coverage = await _coverage_of(endpoint, family, ctx, tally)
+    if coverage.error:
+        coverage.error = ctx.client.scrub(coverage.error)
     ctx.progress.endpoint_done(ctx.target.name, coverage)
     return coverage
 
@@ -179,6 +192,13 @@ async def _coverage_of(endpoint: str, family: Family, ctx: TargetContext,
         return Coverage(endpoint, "forbidden", tally.collected, tally.expected, str(exc))
     except APIError as exc:
         return Coverage(endpoint, "failed", tally.collected, tally.expected, str(exc))
+    except DDAuditError:
+        raise
+    except Exception as exc:
+        log.debug("collecting %s of target %s failed unexpectedly", endpoint,
+                  ctx.target.name, exc_info=True)
+        return Coverage(endpoint, "failed", tally.collected, tally.expected,
+                        unexpected_error(exc))
     if tally.unparseable:
         skipped = f"{tally.unparseable} item(s) without a usable id were skipped"
         tally.incomplete = True
@@ -186,6 +206,13 @@ async def _coverage_of(endpoint: str, family: Family, ctx: TargetContext,
     if tally.incomplete:
         return Coverage(endpoint, "partial", tally.collected, tally.expected, tally.note)
     return Coverage.counted(endpoint, tally.collected, tally.expected, tally.note)
+
+
+def unexpected_error(exc: BaseException) -> str:
+    """The coverage error of an exception nobody expected: its class and first line."""
+    first = (str(exc).splitlines() or [""])[0][:300]
+    return (f"unexpected {exc.__class__.__name__}: {first}" if first
+            else f"unexpected {exc.__class__.__name__}")
 
 
 PageRows = dict[str, list[dict[str, Any]]]
@@ -205,28 +232,33 @@ async def rows_of(to_rows: ToRows, ctx: TargetContext, tally: Tally, page: Page)
 async def consume(
     ctx: TargetContext,
     tally: Tally,
-    pages: AsyncIterator[Page],
+    pages: AsyncGenerator[Page, None],
     to_rows: ToRows,
     *,
     total_of: str | None = "total_count",
 ) -> None:
-    """Drain a paged listing: take the expected total from its first page, write each page."""
+    """Drain a paged listing: take the expected total from its first page, write each page.
+
+    The listing is closed on the way out, so an error here (or in the writer) cancels
+    the pages still on the wire at once instead of whenever the generator is collected.
+    """
     first = True
     expected: int | None = None
-    async for page in pages:
-        if total_of is not None:
-            total = page_total(page.meta, total_of)
-            if first:
-                expected = total
-                tally.add_expected(total)
-            elif total != expected and not tally.incomplete:
-                tally.incomplete = True
-                tally.note = (f"the API's total changed from {expected} to {total} during "
-                              "collection; items may have been missed")
-        first = False
-        for table, rows in (await rows_of(to_rows, ctx, tally, page)).items():
-            await ctx.writer.put(table, rows)
-        tally.page_done(len(page.data))
+    async with aclosing(pages):
+        async for page in pages:
+            if total_of is not None:
+                total = page_total(page.meta, total_of)
+                if first:
+                    expected = total
+                    tally.add_expected(total)
+                elif total != expected and not tally.incomplete:
+                    tally.incomplete = True
+                    tally.note = (f"the API's total changed from {expected} to {total} "
+                                  "during collection; items may have been missed")
+            first = False
+            for table, rows in (await rows_of(to_rows, ctx, tally, page)).items():
+                await ctx.writer.put(table, rows)
+            tally.page_done(len(page.data))
 
 
 def leak_of(item: Mapping[str, Any], included: Mapping[tuple[str, str], Mapping[str, Any]]

@@ -6,7 +6,7 @@ import asyncio
 from functools import partial
 from typing import Any
 
-from scanner.client import Page, page_total, path_segment
+from scanner.client import Page, path_segment
 from scanner.collect.base import (
     PageRows,
     Tally,
@@ -19,7 +19,6 @@ from scanner.collect.base import (
     leak_of,
     raw_json,
     rel_id,
-    rows_of,
 )
 from scanner.errors import APIError, ForbiddenError
 from scanner.timeutil import parse_timestamp
@@ -47,51 +46,50 @@ def _org_rows(ctx: TargetContext, tally: Tally, page: Page) -> PageRows:
 
 
 async def _per_service_account(ctx: TargetContext, tally: Tally, cause: ForbiddenError) -> None:
+    """List the keys of each service account, the org-wide listing being forbidden.
+
+    Never complete: keys owned by human users have no per-owner listing a key pair
+    without org_app_keys_read may read, so the endpoint is partial whatever was found.
+    """
     if ctx.users_coverage is None:
         raise cause
     users = await ctx.users_coverage
     if users.status in ("forbidden", "failed"):
         raise cause  # no list of service accounts to fall back on
-    if users.status != "complete":
-        tally.incomplete = True
-        tally.note = (f"org-wide listing forbidden and the user list is {users.status}, so "
-                      "keys of unlisted service accounts are missing")
-    else:
-        tally.note = "org-wide listing forbidden; collected per service account"
     tally.expected = 0
     limit = asyncio.Semaphore(PER_ACCOUNT_CONCURRENCY)
 
     async def one(account_id: str) -> None:
         async with limit:
             account = path_segment(account_id, "the service account id")
-            path = f"/api/v2/service_accounts/{account}/application_keys"
-            first = True
             # Paced as the org-wide listing's bucket from the first request on.
-            pages = ctx.client.pages_by_number(path, total_of="total_filtered_count",
-                                               like="/api/v2/application_keys")
-            async for page in pages:
-                if first:
-                    tally.add_expected(page_total(page.meta, "total_filtered_count"))
-                    first = False
-                rows = await rows_of(partial(_key_rows, listing="service_account",
-                                             owner=account_id), ctx, tally, page)
-                for table, batch in rows.items():
-                    await ctx.writer.put(table, batch)
-                tally.page_done(len(page.data))
+            pages = ctx.client.pages_by_number(
+                f"/api/v2/service_accounts/{account}/application_keys",
+                total_of="total_filtered_count", like="/api/v2/application_keys")
+            rows = partial(_key_rows, listing="service_account", owner=account_id)
+            await consume(ctx, tally, pages, rows, total_of="total_filtered_count")
 
-    results = await asyncio.gather(
-        *(one(a) for a in list(ctx.service_account_ids)), return_exceptions=True
-    )
+    accounts = list(ctx.service_account_ids)
+    results = await asyncio.gather(*(one(a) for a in accounts), return_exceptions=True)
     failures = [r for r in results if isinstance(r, BaseException)]
     for failure in failures:
         if not isinstance(failure, APIError):
             raise failure
     if failures and len(failures) == len(results) and tally.collected == 0:
         raise failures[0]
+    notes = [f"org-wide listing forbidden (needs org_app_keys_read): collected the keys of "
+             f"{len(accounts) - len(failures)} service accounts; keys owned by users cannot "
+             "be listed"]
+    if users.status != "complete":
+        notes.append(f"the user list is {users.status}, so keys of unlisted service accounts "
+                     "are missing")
     if failures:
-        tally.incomplete = True
-        tally.note = (f"org-wide listing forbidden; {len(failures)} of "
-                      f"{len(results)} service-account listings failed: {failures[0]}")
+        notes.append(f"{len(failures)} of {len(results)} service-account listings failed: "
+                     f"{failures[0]}")
+    if tally.note:  # a listing whose total changed meanwhile, say
+        notes.append(tally.note)
+    tally.incomplete = True
+    tally.note = "; ".join(notes)
 
 
 def _key_rows(ctx: TargetContext, tally: Tally, page: Page, *, listing: str,

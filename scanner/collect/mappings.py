@@ -22,16 +22,21 @@ MAPPING_KINDS = ("role", "team")
 
 
 async def collect_authn_mappings(ctx: TargetContext, tally: Tally) -> None:
-    """List mappings twice: the API defaults to resource_type=role, so ask for team too."""
+    """List mappings twice: the API defaults to resource_type=role, so ask for team too.
+
+    Each listing is filtered by its resource_type, so its own size is
+    `total_filtered_count`; `total_count` counts every mapping of the org (the other
+    kind too) and is only the fallback when the filtered total is absent.
+    """
     for kind in MAPPING_KINDS:
         pages = ctx.client.pages_by_number(
-            "/api/v2/authn_mappings", {"resource_type": kind}, total_of="total_count"
+            "/api/v2/authn_mappings", {"resource_type": kind}, total_of="total_filtered_count"
         )
 
         def rows(ctx: TargetContext, tally: Tally, page: Page, kind: str = kind) -> PageRows:
             return {"authn_mappings": _mapping_rows(ctx, tally, page, kind)}
 
-        await consume(ctx, tally, pages, rows, total_of="total_count")
+        await consume(ctx, tally, pages, rows, total_of="total_filtered_count")
 
 
 def _mapping_rows(ctx: TargetContext, tally: Tally, page: Page, kind: str) -> list[dict[str, Any]]:
@@ -62,29 +67,29 @@ def parse_authn_mapping(item: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 async def collect_teams(ctx: TargetContext, tally: Tally) -> None:
-    """Page through /api/v2/team; its total lives in meta.pagination, not meta.page."""
-    first = True
-    async for page in ctx.client.pages_by_number("/api/v2/team", total_of="total_count"):
-        if first:
-            pagination = page.meta.get("pagination")
-            total = pagination.get("total") if isinstance(pagination, dict) else None
-            if isinstance(total, int) and not isinstance(total, bool):
-                tally.add_expected(total)
-            first = False
-        rows = []
-        for item in page.data:
-            ident = item_id(item)
-            if not tally.admit(ident):
-                continue
-            a = attrs(item)
-            count = a.get("user_count")
-            rows.append(ctx.tag({
-                "id": ident,
-                "name": as_str(a.get("name")),
-                "handle": as_str(a.get("handle")),
-                "user_count": count if isinstance(count, int) and not isinstance(count, bool)
-                else None,
-                "raw": raw_json(item),
-            }))
-        await ctx.writer.put("teams", rows)
-        tally.page_done(len(page.data))
+    """Page through /api/v2/team; its total lives in meta.pagination (page_total reads it)."""
+    pages = ctx.client.pages_by_number("/api/v2/team", total_of="total_count")
+    await consume(ctx, tally, pages, _team_rows, total_of="total_count")
+
+
+def _team_rows(ctx: TargetContext, tally: Tally, page: Page) -> PageRows:
+    rows = []
+    for item in page.data:
+        ident = item_id(item)
+        if not tally.admit(ident):
+            continue
+        rows.append(ctx.tag(parse_team(item)))
+    return {"teams": rows}
+
+
+def parse_team(item: dict[str, Any]) -> dict[str, Any]:
+    """Map one `team` object to a teams row."""
+    a = attrs(item)
+    count = a.get("user_count")
+    return {
+        "id": item_id(item),
+        "name": as_str(a.get("name")),
+        "handle": as_str(a.get("handle")),
+        "user_count": count if isinstance(count, int) and not isinstance(count, bool) else None,
+        "raw": raw_json(item),
+    }

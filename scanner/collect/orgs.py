@@ -45,6 +45,11 @@ async def collect_orgs(ctx: TargetContext, tally: Tally) -> None:
         if isinstance(org, Mapping):
             settings_org = org
             ctx.org_name = as_str(org.get("name")) or ctx.org_name
+        else:
+            _missing_settings(tally, f"GET /api/v1/org/{public_id} gave no 'org' object")
+    else:
+        _missing_settings(tally, "the org's public id is unknown, so /api/v1/org/{public_id} "
+                                 "could not be read")
     tally.add_expected(1 + len(children))
     rows = [ctx.tag(_self_row(ctx, settings_org))]
     tally.first_time(ctx.org_uuid or ctx.org_public_id or "self")
@@ -55,6 +60,13 @@ async def collect_orgs(ctx: TargetContext, tally: Tally) -> None:
     await ctx.writer.put("orgs", rows)
     domains = _autocreate_domains(settings_org)
     await ctx.writer.put("org_autocreate_domains", [ctx.tag({"domain": d}) for d in domains])
+
+
+def _missing_settings(tally: Tally, why: str) -> None:
+    """Mark the org's row incomplete: its SAML and sharing settings were not read."""
+    tally.incomplete = True
+    detail = f"the org's SAML and sharing settings were not collected: {why}"
+    tally.note = f"{tally.note}; {detail}" if tally.note else detail
 
 
 def _parse_managed(body: Any) -> tuple[Mapping[str, Any] | None, list[Mapping[str, Any]]]:

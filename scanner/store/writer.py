@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from scanner.errors import StoreError
 from scanner.store.schema import POPULATION_TABLES
 
 Row = Mapping[str, Any]
@@ -20,6 +21,8 @@ class SnapshotWriter:
 
     One consumer task owns the database connection, so inserts never interleave; the
     bounded queue makes fast collectors wait for the database instead of hoarding rows.
+    Should the consumer die (the database gone, say), every producer waiting on the full
+    queue, and every later `put`, gets a StoreError at once instead of waiting forever.
     """
 
     def __init__(self, engine: Engine, *, batch_size: int = 1000, queue_size: int = 64) -> None:
@@ -38,22 +41,61 @@ class SnapshotWriter:
         await self.close()
 
     async def put(self, table: str, rows: Sequence[Row]) -> None:
-        """Queue `rows` for `table` (a name from POPULATION_TABLES)."""
+        """Queue `rows` for `table` (a name from POPULATION_TABLES).
+
+        Raises StoreError when the writer has failed, before or while waiting for room.
+        """
         if table not in POPULATION_TABLES:
             raise KeyError(table)
         if self._task is not None and self._task.done():
-            self._task.result()  # surface the writer's failure to the producer
+            self._raise_failure(self._task)
         if rows:
-            await self._queue.put((table, list(rows)))
+            await self._enqueue((table, list(rows)))
 
     async def close(self) -> None:
         """Flush everything and stop the consumer; re-raise its error, if any."""
         if self._task is None:
             return
-        if not self._task.done():
-            await self._queue.put(None)
-        task, self._task = self._task, None
-        await task
+        task = self._task
+        try:
+            if not task.done():
+                await self._enqueue(None)
+            await task
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise _failure(exc) from exc
+        finally:
+            self._task = None
+
+    async def _enqueue(self, item: _Batch | None) -> None:
+        """Put `item` on the queue, or raise as soon as the consumer dies while we wait."""
+        task = self._task
+        if task is None:  # not started: nobody to race against
+            await self._queue.put(item)
+            return
+        putter = asyncio.ensure_future(self._queue.put(item))
+        try:
+            await asyncio.wait((putter, task), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not putter.done():
+                putter.cancel()
+        if putter.done() and not putter.cancelled():
+            putter.result()
+            return
+        self._raise_failure(task)
+
+    @staticmethod
+    def _raise_failure(task: asyncio.Task[None]) -> None:
+        """Raise the error the finished consumer `task` died of (as a StoreError)."""
+        if task.cancelled():
+            raise StoreError("the snapshot writer was cancelled; nothing more can be stored")
+        exc = task.exception()
+        if exc is None:
+            raise StoreError("the snapshot writer has already been closed")
+        if isinstance(exc, StoreError):
+            raise exc
+        raise _failure(exc) from exc
 
     async def _run(self) -> None:
         while True:
@@ -77,3 +119,11 @@ class SnapshotWriter:
     def _insert(self, table: str, rows: list[Row]) -> None:
         with self._engine.begin() as conn:
             conn.execute(POPULATION_TABLES[table].insert(), rows)
+
+
+def _failure(exc: BaseException) -> StoreError:
+    """The operator's line for a writer that died of `exc` (its first line, no SQL)."""
+    first = (str(exc).splitlines() or [""])[0][:200]
+    detail = f"{exc.__class__.__name__}: {first}" if first else exc.__class__.__name__
+    return StoreError(f"writing the snapshot failed ({detail}); check that the database is "
+                      "reachable, writable and not full")

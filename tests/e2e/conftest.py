@@ -30,6 +30,11 @@ class ScanRun:
     document: dict[str, Any]
     config: Config
 
+    def short(self) -> set[tuple[str, str, str]]:
+        """(target, endpoint, status) of every coverage row that is not complete."""
+        return {(c["target"], c["endpoint"], c["status"]) for c in self.document["coverage"]
+                if c["status"] != "complete"}
+
     def keys(self, status: str | None = None) -> set[tuple[str, str, str, str, str]]:
         """(rule, site, org, resource type, resource id) of the findings, by status."""
         return {
@@ -37,6 +42,13 @@ class ScanRun:
             for f in self.document["findings"]
             if status is None or f["status"] == status
         }
+
+
+def key_gap(estate: Estate) -> set[tuple[str, str, str]]:
+    """The coverage every scan of `estate` lacks: application keys of key pairs without
+    org_app_keys_read (the demo estate has one) are partial."""
+    return {(t.name, "application_keys", "partial") for t in estate.targets
+            if "org_app_keys_read" not in t.permissions}
 
 
 @pytest.fixture

@@ -56,7 +56,14 @@ def test_cron_gets_a_line_per_target_and_a_warning_per_gap(
     assert len(done) == len(config.targets)
     warnings = [r.getMessage() for r in caplog.records
                 if r.name == "ddaudit.progress" and r.levelno == logging.WARNING]
-    assert warnings == [f"target {victim.name} endpoint okta_accounts forbidden: "
-                        "GET /api/v2/integrations/okta/accounts: HTTP 403: Forbidden"]
+    # ...and the target whose key pair lacks org_app_keys_read: its keys are partial.
+    (gap,) = [t for t in estate.targets if "org_app_keys_read" not in t.permissions]
+    accounts = sum(u.service_account for u in estate.org(gap.org_public_id).users)
+    assert sorted(warnings) == sorted([
+        f"target {victim.name} endpoint okta_accounts forbidden: "
+        "GET /api/v2/integrations/okta/accounts: HTTP 403: Forbidden",
+        f"target {gap.name} endpoint application_keys partial: org-wide listing forbidden "
+        f"(needs org_app_keys_read): collected the keys of {accounts} service accounts; keys "
+        "owned by users cannot be listed"])
     assert any(m.startswith(f"target {victim.name} done:") and "incomplete: okta_accounts" in m
                for m in done)

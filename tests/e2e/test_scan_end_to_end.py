@@ -22,6 +22,12 @@ def _rule_inputs() -> dict[str, set[str]]:
     return {r.id: set(r.inputs) for r in rules.load_rulepack().rules}
 
 
+def _key_gap(estate: Estate) -> str:
+    """The target whose key pair lacks org_app_keys_read (one in the demo estate)."""
+    (gap,) = [t.name for t in estate.targets if "org_app_keys_read" not in t.permissions]
+    return gap
+
+
 def test_demo_estate_gives_exactly_the_expected_findings(
     estate: Estate, config: Config, scan: Callable[..., ScanRun]
 ) -> None:
@@ -34,8 +40,12 @@ def test_demo_estate_gives_exactly_the_expected_findings(
     for rule_id in SPINE_RULES:  # the spine's four rules, spelled out
         assert findings_for(run.keys("open"), rule_id) == findings_for(expected, rule_id)
     assert findings_for(expected, "DDA-KEY-004") and findings_for(expected, "DDA-MAP-001")
-    assert run.outcome.status == "complete" and run.outcome.exit_code == 1
-    assert all(c["status"] == "complete" for c in run.document["coverage"])
+    # One key pair lacks org_app_keys_read: its application keys are partial, so the
+    # scan is partial (exit 3) with that one pair short and every other pair complete.
+    assert run.outcome.status == "partial" and run.outcome.exit_code == 3
+    short = {(c["target"], c["endpoint"], c["status"]) for c in run.document["coverage"]
+             if c["status"] != "complete"}
+    assert short == {(_key_gap(estate), "application_keys", "partial")}
     assert len(run.document["coverage"]) == len(config.targets) * len(ENDPOINTS)
 
 
@@ -43,11 +53,20 @@ def test_forbidden_org_wide_key_listing_falls_back_per_service_account(
     estate: Estate, config: Config, scan: Callable[..., ScanRun]
 ) -> None:
     gap = next(t for t in estate.targets if "org_app_keys_read" not in t.permissions)
+    org = estate.org(gap.org_public_id)
+    accounts = {u.id for u in org.users if u.service_account}
     run = scan(config)
     (row,) = [c for c in run.document["coverage"]
               if c["target"] == gap.name and c["endpoint"] == "application_keys"]
-    assert row["status"] == "complete" and row["collected"] == row["expected"] > 0
-    assert "per service account" in row["error"]
+    # Every service account's keys were listed, but keys owned by users cannot be: partial.
+    assert row["status"] == "partial"
+    assert row["collected"] == row["expected"] == sum(k.owner_id in accounts
+                                                      for k in org.app_keys) > 0
+    assert "org-wide listing forbidden (needs org_app_keys_read)" in row["error"]
+    assert f"collected the keys of {len(accounts)} service accounts" in row["error"]
+    assert "keys owned by users cannot be listed" in row["error"]
+    assert ("DDA-SCAN-001", gap.site, gap.org_public_id, "collection",
+            "application_keys") in run.keys("open")
 
 
 def test_a_wrong_key_pair_is_forbidden_for_that_target_only(
@@ -64,10 +83,12 @@ def test_a_wrong_key_pair_is_forbidden_for_that_target_only(
     for c in run.document["coverage"]:
         by_target.setdefault(c["target"], set()).add(c["status"])
     assert by_target.pop(victim.name) == {"forbidden"}
+    assert by_target.pop(_key_gap(estate)) == {"complete", "partial"}  # its app keys
     assert all(statuses == {"complete"} for statuses in by_target.values())
     scan_findings = {(f["target"], f["resource_id"]) for f in run.document["findings"]
                      if f["rule_id"] == "DDA-SCAN-001"}
-    assert scan_findings == {(victim.name, e) for e in ENDPOINTS}
+    assert scan_findings == {(victim.name, e) for e in ENDPOINTS} | {
+        (_key_gap(estate), "application_keys")}
     # Every other rule is not assessed for the victim, and nothing passes or fails there.
     victim_rules = {f["rule_id"] for f in run.document["findings"]
                     if f["target"] == victim.name and f["status"] == "not_assessed"}
@@ -98,8 +119,9 @@ def test_revoked_permission_gives_scan_001_and_not_assessed(
     assert run.outcome.exit_code == 3
     assert ("DDA-SCAN-001", victim.site, victim.org_public_id, "collection",
             "okta_accounts") in run.keys("open")
-    not_assessed = {k[0] for k in run.keys("not_assessed")}
+    not_assessed = {k[0] for k in run.keys("not_assessed") if k[2] == victim.org_public_id}
     assert not_assessed == {"DDA-OKTA-001", "DDA-OKTA-002"}
+    assert run.keys("not_assessed") == expected_not_assessed(estate, rule_inputs=_rule_inputs())
     now = estate.now
     assert now is not None
     expected = expected_findings(estate, now=now)

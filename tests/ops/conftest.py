@@ -13,7 +13,7 @@ import pytest
 from scanner.client import RetryPolicy
 from scanner.config import Config
 from scanner.demo import simulator_config
-from scanner.simulator import SimulatedDatadog, SimulatorThread, demo_estate
+from scanner.simulator import EstateSpec, SimulatedDatadog, SimulatorThread, generate_estate
 from scanner.simulator.model import Estate
 from scanner.timeutil import utcnow
 
@@ -22,8 +22,12 @@ FAST = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.05, timeout=5)
 
 @pytest.fixture
 def estate() -> Estate:
-    """The demo estate, generated for a scan starting now."""
-    return demo_estate(utcnow())
+    """The demo estate, generated for a scan starting now, with every key pair whole.
+
+    The demo estate's one key pair without org_app_keys_read leaves its application keys
+    partial in every scan; these tests need scans that can complete (resume, shards).
+    """
+    return generate_estate(EstateSpec(key_gaps=()), now=utcnow())
 
 
 @pytest.fixture

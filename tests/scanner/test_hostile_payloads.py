@@ -93,7 +93,8 @@ async def test_items_without_an_id_make_the_endpoint_partial() -> None:
 
     from scanner.progress import Reporter
 
-    ctx = SimpleNamespace(target=SimpleNamespace(name="t"), progress=Reporter())
+    ctx = SimpleNamespace(target=SimpleNamespace(name="t"), progress=Reporter(),
+                          client=SimpleNamespace(scrub=lambda text: text))
     coverage = await guarded("users", family, ctx)  # type: ignore[arg-type]
     assert (coverage.status, coverage.collected) == ("partial", 2)
     assert coverage.error == "2 item(s) without a usable id were skipped"

@@ -169,3 +169,57 @@ async def test_a_headerless_answer_opening_a_new_window_gives_it_a_whole_budget(
     assert bucket is not None and bucket.remaining == 10 and bucket.reset_at == clock.now + 10
     ticket = await asyncio.wait_for(throttle.acquire("/api/v2/users"), 1)
     assert not ticket.probe  # admitted at once, not after a whole period
+
+
+class _Gate:
+    """A stand-in for the org's overall ceiling that admits nobody until opened."""
+
+    def __init__(self) -> None:
+        self.opened = asyncio.Event()
+        self.waiting = 0
+
+    async def acquire(self) -> None:
+        self.waiting += 1
+        try:
+            await self.opened.wait()
+        finally:
+            self.waiting -= 1
+
+
+async def _cancel_at_the_ceiling(throttle: OrgThrottle, gate: _Gate, path: str) -> None:
+    """Start an acquire of `path`, cancel it while it waits for the ceiling."""
+    task = asyncio.ensure_future(throttle.acquire(path))
+    while not gate.waiting:
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_an_acquire_cancelled_at_the_ceiling_leaves_no_probe_behind() -> None:
+    throttle = OrgThrottle()
+    gate = _Gate()
+    throttle._ceiling = gate  # type: ignore[assignment]
+    await _cancel_at_the_ceiling(throttle, gate, "/api/v2/users")  # the unknown-bucket probe
+    gate.opened.set()
+    ticket = await asyncio.wait_for(throttle.acquire("/api/v2/users"), 30)  # hang guard only
+    assert ticket.probe and ticket.bucket is None and throttle.stats.probes == 1
+
+
+async def test_a_cancelled_window_opener_or_admission_gives_its_place_back() -> None:
+    clock = Clock()
+    throttle = OrgThrottle(clock=clock)
+    probe = await throttle.acquire("/api/v2/users")
+    throttle.release(probe, 200, _headers(10, 9, 5))
+    bucket = throttle.bucket("users")
+    assert bucket is not None
+    gate = _Gate()
+    throttle._ceiling = gate  # type: ignore[assignment]
+    await _cancel_at_the_ceiling(throttle, gate, "/api/v2/users")  # an ordinary admission
+    assert bucket.in_flight == 0
+    clock.now += 10  # the window has closed: the next request would open the next one
+    await _cancel_at_the_ceiling(throttle, gate, "/api/v2/users")
+    assert (bucket.in_flight, bucket.probe, bucket.epoch) == (0, None, 0)
+    gate.opened.set()
+    opener = await asyncio.wait_for(throttle.acquire("/api/v2/users"), 30)  # hang guard only
+    assert opener.probe and opener.epoch == 1 and bucket.in_flight == 1

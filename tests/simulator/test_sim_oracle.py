@@ -10,6 +10,7 @@ import pytest
 from scanner.simulator.model import Estate
 from tests.conftest import SHARED
 from tests.oracle import (
+    RULE_INPUTS,
     Finding,
     expected_findings,
     expected_not_assessed,
@@ -47,7 +48,8 @@ def findings(estate: Estate, now: datetime) -> set[Finding]:
 def test_every_rule_fires(findings: set[Finding]) -> None:
     assert len(ALL_RULES) == 28
     fired = {f[0] for f in findings}
-    assert set(ALL_RULES) - fired == {"DDA-SCAN-001"}  # needs a collection gap, see below
+    # DDA-SCAN-001 too: one key pair lacks org_app_keys_read, so its keys are partial.
+    assert set(ALL_RULES) == fired
 
 
 TRIGGERS = [
@@ -153,10 +155,12 @@ def test_forbidden_and_not_assessed(estate: Estate, now: datetime) -> None:
     estate.revoke(target.name, "api_keys_read")
     found = expected_findings(estate, now=now, forbidden={estate.targets[0].name: {"teams"}})
     scan = findings_for(found, "DDA-SCAN-001")
+    gap = next(t for t in estate.targets if "org_app_keys_read" not in t.permissions)
     assert scan == {
         ("DDA-SCAN-001", target.site, target.org_public_id, "collection", "api_keys"),
         ("DDA-SCAN-001", estate.targets[0].site, estate.targets[0].org_public_id, "collection",
          "teams"),
+        ("DDA-SCAN-001", gap.site, gap.org_public_id, "collection", "application_keys"),
     }
     other = estate.targets[11]  # the API-key scenarios are in another org: still judged
     assert any(f[0] == "DDA-KEY-002" and f[2] == other.org_public_id for f in found)
@@ -169,12 +173,22 @@ def test_forbidden_and_not_assessed(estate: Estate, now: datetime) -> None:
     assert not {f for f in na if f[0] == "DDA-KEY-002" and f[2] != target.org_public_id}
 
 
-def test_fallback_org_sees_only_service_account_keys(estate: Estate, now: datetime) -> None:
+def test_without_the_org_wide_key_listing_application_keys_are_not_assessed(
+    estate: Estate, now: datetime
+) -> None:
+    # The per-service-account fallback cannot see keys owned by users: the endpoint is
+    # partial, so DDA-SCAN-001 names it and every rule reading application keys is not
+    # assessed for that org (and only that org).
     gap = next(t for t in estate.targets if "org_app_keys_read" not in t.permissions)
-    assert not findings_for(expected_findings(estate, now=now), "DDA-SCAN-001")
-    estate.revoke(gap.name, "service_account_write")
     found = expected_findings(estate, now=now)
-    assert ("DDA-SCAN-001", gap.site, gap.org_public_id, "collection", "application_keys") in found
+    assert findings_for(found, "DDA-SCAN-001") == {
+        ("DDA-SCAN-001", gap.site, gap.org_public_id, "collection", "application_keys")}
+    na = expected_not_assessed(estate)
+    assert {f[0] for f in na} == {r for r, needs in RULE_INPUTS.items()
+                                  if "application_keys" in needs}
+    assert {f[2] for f in na} == {gap.org_public_id}
+    assert not {f for f in found if f[2] == gap.org_public_id and f[0] != "DDA-SCAN-001"
+                and "application_keys" in RULE_INPUTS[f[0]]}
 
 
 def test_params_and_trusted_orgs(estate: Estate, now: datetime) -> None:

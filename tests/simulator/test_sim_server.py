@@ -89,6 +89,12 @@ async def test_mappings_by_resource_type(api: Api, estate: Estate) -> None:
     assert all("team" in m["relationships"] for m in teams["data"])
     status, _ = await api.get(target, "/api/v2/authn_mappings", {"resource_type": "user"})
     assert status == 400
+    # total_count counts the org's mappings; total_filtered_count the resource_type's.
+    assert roles["meta"]["page"] == {"total_count": len(org.mappings),
+                                     "total_filtered_count": len(roles["data"])}
+    assert teams["meta"]["page"] == {"total_count": len(org.mappings),
+                                     "total_filtered_count": len(teams["data"])}
+    assert teams["data"] and len(teams["data"]) < len(org.mappings)
 
 
 async def test_auth(api: Api, estate: Estate) -> None:
