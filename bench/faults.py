@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -40,15 +41,21 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 def fault_table(folder: Path) -> tuple[str, bool]:
     """Run every scenario; the table and whether every row met its expectation."""
     now = utcnow()
-    _, baseline = run_scenario(SCENARIOS[0], make_estate(now), folder / "baseline", None)
+    estate = partial(make_estate, now, whole=True)
+    _, baseline = run_scenario(SCENARIOS[0], estate(), folder / "baseline", None)
     rows: list[list[str]] = []
     good = True
     for index, scenario in enumerate(SCENARIOS[1:], 1):
         began = time.perf_counter()
-        run, _ = run_scenario(scenario, make_estate(now), folder / f"s{index}", baseline)
+        run, _ = run_scenario(scenario, estate(), folder / f"s{index}", baseline)
         broken = {p for p, c in run.coverage.items() if c.status != "complete"}
         code = run.outcome.exit_code
-        met = (broken == run.affected and run.lost == 0 and run.extra == 0
+        # The bench scans the estate without its key gap, so "mixed" loses the one pair
+        # that only breaks through the gap's fallback: there, every broken pair must
+        # be an affected one.
+        hit = broken == run.affected or (scenario.expect == "mixed" and broken <= run.affected)
+        met = (bool(broken or scenario.expect == "absorbed") and hit and run.lost == 0
+               and run.extra == 0
                and (code in (0, 1) if scenario.expect == "absorbed" else code == 3))
         good &= met
         outcome = "absorbed: all complete" if not broken else run.verdict()
@@ -64,7 +71,7 @@ def fault_table(folder: Path) -> tuple[str, bool]:
 
 def crash_table(folder: Path, trials: int, seed: int) -> tuple[str, bool]:
     """`trials` kill -9 trials; the table and whether every one recovered as it must."""
-    lab = CrashLab(make_estate(utcnow()), folder)
+    lab = CrashLab(make_estate(utcnow(), whole=True), folder)
     rows: list[list[str]] = []
     good = True
     try:
