@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from scanner.simulator import SimulatedDatadog, SimulatorThread
+from scanner.simulator.model import Estate
 from scanner.store.engine import open_store
 from scanner.store.schema import metadata
 from tests.pgserver import PgServer, PgUnavailable, start_server
@@ -117,3 +119,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         server = _PG["server"]
         assert isinstance(server, PgServer)
         terminalreporter.write_line(f"PostgreSQL tests ran against {server.base_url}")
+
+
+@pytest.fixture
+def server(estate: Estate) -> Iterator[SimulatorThread]:
+    """The simulator serving the test's `estate` fixture on loopback, from a thread."""
+    thread = SimulatedDatadog.start_in_thread(estate)
+    try:
+        yield thread
+    finally:
+        thread.stop()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from scanner.client import RetryPolicy
 from scanner.config import Config
 from scanner.demo import simulator_config
 from scanner.pipeline import ScanOutcome, run_scan
-from scanner.simulator import SimulatedDatadog, SimulatorThread, demo_estate
+from scanner.simulator import SimulatorThread, demo_estate
 from scanner.simulator.model import Estate
 from scanner.store.engine import open_store
 from scanner.timeutil import utcnow
@@ -55,16 +55,6 @@ def key_gap(estate: Estate) -> set[tuple[str, str, str]]:
 def estate() -> Estate:
     """The demo estate, generated for a scan starting now."""
     return demo_estate(utcnow())
-
-
-@pytest.fixture
-def server(estate: Estate) -> Iterator[SimulatorThread]:
-    """The simulator serving `estate` from a background thread."""
-    thread = SimulatedDatadog.start_in_thread(estate)
-    try:
-        yield thread
-    finally:
-        thread.stop()
 
 
 @pytest.fixture

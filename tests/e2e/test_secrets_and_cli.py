@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from scanner import logs
-from scanner.config import Config
 from scanner.demo import simulator_config
 from scanner.simulator import EstateSpec, SimulatedDatadog, demo_estate, generate_estate
 from scanner.timeutil import utcnow
+from tests.cli_helpers import ddaudit, write_toml
 from tests.e2e.conftest import ScanRun, key_gap
 
 pytestmark = pytest.mark.slow
@@ -46,34 +46,14 @@ def test_no_canary_or_credential_reaches_database_output_or_logs(
     assert leaked == []
 
 
-def _run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "scanner.cli", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
-
-
-def _toml(config: Config) -> tuple[str, dict[str, str]]:
-    lines = ['[scan]', 'allow_custom_endpoints = true', 'fail_on = "critical"', ""]
-    env: dict[str, str] = {}
-    for i, t in enumerate(config.targets):
-        env[f"K{i}"], env[f"A{i}"] = t.api_key.reveal(), t.app_key.reveal()
-        lines += ["[[targets]]", f'name = "{t.name}"', f'site = "{t.site}"',
-                  f'api_key_env = "K{i}"', f'app_key_env = "A{i}"', f'api_url = "{t.api_url}"',
-                  ""]
-    trusted = ", ".join(f'"{o}"' for o in sorted(config.trusted_orgs))
-    lines += ["[estate]", f"trusted_orgs = [{trusted}]"]
-    return "\n".join(lines), env
-
-
 def test_cli_scan_writes_reports_and_exits_by_severity(tmp_path: Path) -> None:
     # Every key pair whole, so the scan is complete and its findings set the exit code.
     estate = generate_estate(EstateSpec(key_gaps=()), now=utcnow())
     with SimulatedDatadog.start_in_thread(estate) as server:
         config = simulator_config(estate, dict(server.urls), tmp_path / "out",
                                   f"sqlite:///{tmp_path / 'ddaudit.db'}")
-        text, env = _toml(config)
-        (tmp_path / "ddaudit.toml").write_text(text)
-        env["PATH"] = "/usr/bin:/bin"
-        result = _run_cli("scan", "--config", "ddaudit.toml", "--database",
+        _, env = write_toml(config, tmp_path)
+        result = ddaudit("scan", "--config", "ddaudit.toml", "--database",
                           f"sqlite:///{tmp_path / 'cli.db'}", "--output", "out",
                           env=env, cwd=tmp_path)
     assert result.returncode == 1, result.stderr  # the demo estate has a critical finding
@@ -91,7 +71,7 @@ def test_cli_bad_config_is_one_line_exit_2_and_sends_nothing(tmp_path: Path) -> 
             "[scan]\nallow_custom_endpoints = true\n[[targets]]\nname = \"a\"\n"
             f"site = \"datadoghq.com\"\napi_key_env = \"NOPE\"\napp_key_env = \"A\"\n"
             f"api_url = \"{url}\"\n")
-        result = _run_cli("scan", "--config", "ddaudit.toml", env={"A": "x"}, cwd=tmp_path)
+        result = ddaudit("scan", "--config", "ddaudit.toml", env={"A": "x"}, cwd=tmp_path)
         assert server.sim.request_count == 0
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
@@ -106,9 +86,7 @@ def test_cli_scan_leaks_no_canary_or_credential_and_keeps_files_private(tmp_path
     with SimulatedDatadog.start_in_thread(estate) as server:
         config = simulator_config(estate, dict(server.urls), tmp_path / "out",
                                   f"sqlite:///{tmp_path / 'ddaudit.db'}")
-        text, env = _toml(config)
-        (tmp_path / "ddaudit.toml").write_text(text)
-        env["PATH"] = "/usr/bin:/bin"
+        _, env = write_toml(config, tmp_path)
         result = subprocess.run(
             ["sh", "-c", f'umask 022 && exec "{sys.executable}" -m scanner.cli -v scan '
              f"--config ddaudit.toml --database sqlite:///{tmp_path / 'ddaudit.db'} "
