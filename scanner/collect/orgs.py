@@ -58,6 +58,7 @@ async def collect_orgs(ctx: TargetContext, tally: Tally) -> None:
         if ident and tally.first_time(ident):
             rows.append(ctx.tag(_child_row(child)))
     await ctx.writer.put("orgs", rows)
+    tally.page_done(len(rows))
     domains = _autocreate_domains(settings_org)
     await ctx.writer.put("org_autocreate_domains", [ctx.tag({"domain": d}) for d in domains])
 
