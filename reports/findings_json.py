@@ -1,4 +1,4 @@
-"""Render findings.json (schema `ddaudit.findings/1`, INTERFACES.md) for one scan."""
+"""Render findings.json (schema `ddaudit.findings/1`, docs/outputs.md) for one scan."""
 
 from __future__ import annotations
 

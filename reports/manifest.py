@@ -71,13 +71,16 @@ def public_key_b64(key: Ed25519PublicKey) -> str:
 
 def render_manifest(
     scan_id: str,
-    files: Mapping[str, bytes],
+    files: Mapping[str, tuple[str, int]],
     previous: PreviousLink | None,
     key: Ed25519PrivateKey | None,
 ) -> tuple[bytes, bytes | None]:
-    """Return (manifest.json bytes, manifest.sig bytes or None); Ed25519 is deterministic."""
+    """Return (manifest.json bytes, manifest.sig bytes or None); Ed25519 is deterministic.
+
+    `files` maps every file of the bundle but these two to its (SHA-256, size) as written.
+    """
     entries = [
-        {"path": name, "sha256": sha256_hex(files[name]), "size": len(files[name])}
+        {"path": name, "sha256": files[name][0], "size": files[name][1]}
         for name in sorted(files)
     ]
     signature: dict[str, str] | None = None

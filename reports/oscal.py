@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 
 from reports.context import ReportContext, RuleResult, split_control, worst_status
@@ -288,8 +288,3 @@ def _prop(name: str, value: str | None, *, cls: str | None = None) -> dict[str, 
         prop["class"] = cls
     return prop
 
-
-def evidence_names(names: Iterable[str]) -> Sequence[str]:
-    """The bundle files OSCAL back-matter lists: every one but itself and the manifest."""
-    skip = {"assessment-results.json", "manifest.json", "manifest.sig"}
-    return sorted(n for n in names if n not in skip)
