@@ -95,9 +95,9 @@ def _regex_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> 
 
 
 @pytest.fixture(scope="module")
-def oscal_validator(shared_dir: Path) -> Any:
+def oscal_validator(reference_dir: Path) -> Any:
     schema = json.loads(
-        (shared_dir / "reference/oscal/oscal_assessment-results_schema.json").read_text()
+        (reference_dir / "oscal/oscal_assessment-results_schema.json").read_text()
     )
     cls = jsonschema.validators.extend(jsonschema.Draft7Validator, {"pattern": _regex_pattern})
     return cls(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)

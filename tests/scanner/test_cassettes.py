@@ -1,4 +1,4 @@
-"""The collectors' parsers read every recorded real API response in shared/reference/cassettes."""
+"""The collectors' parsers read every recorded real API response in tests/reference/cassettes."""
 
 from __future__ import annotations
 
@@ -57,8 +57,8 @@ def _list_gets(root: Path) -> list[tuple[str, list[str], dict[str, Any]]]:
     return found
 
 
-def test_every_list_cassette_parses(shared_dir: Path) -> None:
-    cassettes = _list_gets(shared_dir / "reference" / "cassettes")
+def test_every_list_cassette_parses(reference_dir: Path) -> None:
+    cassettes = _list_gets(reference_dir / "cassettes")
     endpoints = {"/".join(p) for _, p, _ in cassettes}
     assert len(endpoints) >= 8, endpoints  # the families we collect are all recorded
     items = 0
@@ -77,17 +77,17 @@ def test_every_list_cassette_parses(shared_dir: Path) -> None:
     assert items > 300
 
 
-def _first_get(shared: Path, name: str) -> dict[str, Any]:
+def _first_get(reference: Path, name: str) -> dict[str, Any]:
     """The body of the first GET of cassette `name`."""
     return next(
         json.loads(i["response"]["body"]["string"])
-        for n, i in _interactions(shared / "reference" / "cassettes")
+        for n, i in _interactions(reference / "cassettes")
         if n == name and i["request"]["method"] == "GET"
     )
 
 
-def test_recorded_application_keys_scopes_and_leaks(shared_dir: Path) -> None:
-    body = _first_get(shared_dir, "test_get_all_application_keys_returns_ok_response.yaml")
+def test_recorded_application_keys_scopes_and_leaks(reference_dir: Path) -> None:
+    body = _first_get(reference_dir, "test_get_all_application_keys_returns_ok_response.yaml")
     rows = [parse_application_key(i, {}, listing="org", owner=None) for i in body["data"]]
     assert len(rows) == 100
     # 97 keys carry scopes: null and 3 a list (the cassette's README says so).
@@ -97,14 +97,14 @@ def test_recorded_application_keys_scopes_and_leaks(shared_dir: Path) -> None:
     assert all(r["owner_id"] for r in rows)
 
 
-def test_recorded_api_key_uses_date_last_used(shared_dir: Path) -> None:
-    body = _first_get(shared_dir, "test_get_all_api_keys_returns_ok_response.yaml")
+def test_recorded_api_key_uses_date_last_used(reference_dir: Path) -> None:
+    body = _first_get(reference_dir, "test_get_all_api_keys_returns_ok_response.yaml")
     (row,) = [parse_api_key(i, {}) for i in body["data"]]
     assert row["date_last_used"] is None and row["created_by_id"] and not row["leaked"]
 
 
-def test_recorded_okta_domain_is_normalised(shared_dir: Path) -> None:
-    body = _first_get(shared_dir, "test_list_okta_accounts_returns_ok_response.yaml")
+def test_recorded_okta_domain_is_normalised(reference_dir: Path) -> None:
+    body = _first_get(reference_dir, "test_list_okta_accounts_returns_ok_response.yaml")
     rows = [parse_okta_account(i) for i in body["data"]]
     assert rows and all(r["domain"] and not r["domain"].endswith("/") for r in rows)
     assert {r["auth_method"] for r in rows} == {"oauth"}
