@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint clean bench-collect
+.PHONY: demo test lint clean bench-collect docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy --strict bench/collect.py bench/ours.py bench/peer.py bench/simproc.py bench/faults.py \
 		bench/rules.py
+
+# docs/rules.md is generated from rules/pack/*.yaml; a test fails when it is out of date.
+docs: $(STAMP)
+	$(BIN)/ddaudit rules list --format markdown > docs/rules.md.tmp
+	mv docs/rules.md.tmp docs/rules.md
 
 bench-collect: $(STAMP)
 	$(BIN)/python bench/collect.py

@@ -1,4 +1,4 @@
-"""Text views of the rule pack for `ddaudit rules list` and `ddaudit rules show`.
+"""Text views of the rule pack: `ddaudit rules list` and `rules show`, and docs/rules.md.
 
 Parameters are shown with their effective values: the rule's default, then the
 `[rules.params."pack"]` and `[rules.params."<id>"]` overrides of a config, each value
@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from rules.loader import PACK_FILE, load_rulepack
+from rules.loader import PACK_DIR, PACK_FILE, load_rulepack
 from rules.model import PACK_PARAMS_KEY, Rule, RulePack, RuleSettings
 from rules.params import check_settings, rule_parameters
 from scanner.config import load_config
@@ -176,3 +176,118 @@ def show_lines(pack: RulePack, settings: RuleSettings, rule_id: str) -> list[str
     lines += ["condition:", *(_INDENT + line if line else "" for line in
                               textwrap.dedent(rule.condition).rstrip().splitlines())]
     return lines
+
+
+# --- docs/rules.md: the rule reference, generated from the pack ----------------------------
+
+MARKDOWN_COMMAND = "ddaudit rules list --format markdown"
+
+
+def _cell(text: str) -> str:
+    """Text for one Markdown table cell: one line, pipes escaped."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _para(text: str) -> str:
+    """A rule text as one Markdown paragraph (the YAML folds it; line breaks carry nothing)."""
+    return " ".join(text.split())
+
+
+def _controls_text(rule: Rule) -> str:
+    """`SOC2 CC6.1, CC6.2; ISO27001 5.17`: frameworks in the rule file's order."""
+    return "; ".join(f"{fw} {', '.join(ids)}" for fw, ids in rule.controls)
+
+
+def _pack_params_of(pack: RulePack, rule: Rule) -> list[str]:
+    """The pack-level parameters a rule's condition uses (its own ones excluded), sorted."""
+    return sorted(n for n in pack.pack_parameters if n in rule.binds and n not in rule.parameters)
+
+
+def _params_cell(pack: RulePack, rule: Rule) -> str:
+    """The summary table's parameters: `name` default; ... then pack ones and trusted_orgs."""
+    parts = [f"`{n}` {show_value(v)}" for n, v in sorted(rule.parameters.items())]
+    parts += [f"`{n}` (pack)" for n in _pack_params_of(pack, rule)]
+    if "trusted_orgs" in rule.binds:
+        parts.append("`trusted_orgs` ([estate])")
+    return _cell("; ".join(parts))
+
+
+def _rule_file(rule: Rule) -> str:
+    """The rule file as a repository path for the built-in pack, else its file name."""
+    return f"rules/pack/{rule.path.name}" if rule.path.parent == PACK_DIR else rule.path.name
+
+
+def _rule_section(pack: RulePack, rule: Rule) -> list[str]:
+    """One rule in full: every field a user needs, the condition left to `rules show`."""
+    lines = [f"### {rule.id}: {rule.title}", ""]
+    lines.append(f"- **Severity:** {rule.severity}")
+    lines.append(f"- **Resource types:** {', '.join(f'`{t}`' for t in rule.resource_types)}")
+    inputs = ", ".join(f"`{i}`" for i in rule.inputs) or "none (it reads the coverage itself)"
+    lines.append(f"- **Inputs (coverage endpoints):** {inputs}")
+    params = [f"`{n}` = {show_value(v)}" for n, v in sorted(rule.parameters.items())]
+    params += [f"`{n}` (pack-level)" for n in _pack_params_of(pack, rule)]
+    if "trusted_orgs" in rule.binds:
+        params.append("`trusted_orgs` (from `[estate] trusted_orgs`)")
+    lines.append(f"- **Parameters:** {'; '.join(params) or 'none'}")
+    lines.append("- **Controls:** " + "; ".join(
+        f"{fw} {', '.join(ids)}" for fw, ids in rule.controls))
+    lines.append(f"- **Rule file:** `{_rule_file(rule)}`")
+    lines += ["", _para(rule.description), "",
+              f"**Why it matters.** {_para(rule.rationale)}", "",
+              f"**Remediation.** {_para(rule.remediation)}", "",
+              f"**Finding detail.** `{_para(rule.detail)}`", ""]
+    if rule.references:
+        lines += ["**References.**", "", *(f"- <{ref}>" for ref in rule.references), ""]
+    return lines
+
+
+def rules_markdown(pack: RulePack) -> str:
+    """docs/rules.md: the rule reference of `pack` in Markdown, the same bytes for one pack.
+
+    A summary table (id, severity, resource types, parameters with defaults, controls,
+    title), the pack-level parameters, then one section per rule.
+    """
+    lines = [
+        "# Rule reference",
+        "",
+        f"<!-- Generated from rules/pack/*.yaml by `{MARKDOWN_COMMAND}` (`make docs`). "
+        "Do not edit by hand: change the rule files and regenerate. -->",
+        "",
+        f"The rule pack has {len(pack.rules)} rules. Each is one YAML file under `rules/pack/`; "
+        "`ddaudit rules show ID` prints one in full, including the SQL condition that runs "
+        "over the snapshot. A rule judges only what was collected: when one of its inputs "
+        "(coverage endpoints) is not complete for an org, it reports `not_assessed` for that "
+        "org instead of passing (see [outputs.md](outputs.md)).",
+        "",
+        "Parameters are overridden in `ddaudit.toml`: `[rules.params.\"ID\"]` for one rule, "
+        "`[rules.params.\"pack\"]` for the pack-level parameters of every rule that uses "
+        "them; `[rules] disabled` turns rules off (see [configuration.md](configuration.md)). "
+        "`ddaudit rules list --config ddaudit.toml` shows the effective values.",
+        "",
+        "## Summary",
+        "",
+        "| id | severity | resource types | parameters (default) | controls | title |",
+        "|---|---|---|---|---|---|",
+    ]
+    for rule in pack.rules:
+        cells = [rule.id, rule.severity, ", ".join(rule.resource_types),
+                 _params_cell(pack, rule), _cell(_controls_text(rule)), _cell(rule.title)]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "## Pack-level parameters",
+        "",
+        "Shared by every rule whose condition names them (defined in "
+        "`rules/pack/_pack.yaml`); override them for all rules with "
+        "`[rules.params.\"pack\"]`, or for one rule in its own `[rules.params.\"ID\"]`.",
+        "",
+        "| parameter | default | used by |",
+        "|---|---|---|",
+    ]
+    for name, value in pack.pack_parameters.items():
+        users = ", ".join(r.id for r in pack.rules if name in _pack_params_of(pack, r))
+        lines.append(f"| `{name}` | {_cell(show_value(value))} | {users or '(none)'} |")
+    lines += ["", "## Rules", ""]
+    for rule in pack.rules:
+        lines += _rule_section(pack, rule)
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from rules.catalog import list_lines, load_for_display, show_lines
+from rules.catalog import list_lines, load_for_display, rules_markdown, show_lines
 
 _CONFIG_HELP = "ddaudit.toml whose [rules] and [estate] settings to apply (no key is read)."
 
@@ -18,9 +18,21 @@ def rules_group() -> None:
 
 @rules_group.command("list")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help=_CONFIG_HELP)
-def rules_list(config_path: Path | None) -> None:
-    """Every rule: id, severity, title, and its parameters' effective values."""
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text",
+              show_default=True,
+              help="text: effective values for people; markdown: the rule reference "
+                   "(docs/rules.md) with the pack's defaults.")
+def rules_list(config_path: Path | None, fmt: str) -> None:
+    """Every rule: id, severity, title, and its parameters' effective values.
+
+    With --format markdown, the rule reference of docs/rules.md: every rule's fields,
+    parameters with their defaults (overrides are not applied), controls and inputs;
+    with --config, its custom rules are included.
+    """
     pack, settings = load_for_display(config_path)
+    if fmt == "markdown":
+        click.echo(rules_markdown(pack), nl=False)
+        return
     click.echo("\n".join(list_lines(pack, settings)))
 
 

@@ -134,7 +134,7 @@ class Finding:
 
     @property
     def sort_key(self) -> tuple[int, str, str, str, str, str, str]:
-        """The report order (INTERFACES.md), then tie-breakers so that no two findings tie.
+        """The report order (docs/outputs.md), then tie-breakers so that no two findings tie.
 
         Severity (most severe first), rule id, site, org, resource id; then resource type
         and finding id. rules.results.report_order is the same order in SQL.

@@ -1,4 +1,4 @@
-"""The built-in pack against RULES.md, and rule file validation at load time."""
+"""The built-in pack against its reference docs/rules.md, and rule file validation at load time."""
 
 from __future__ import annotations
 
@@ -7,27 +7,57 @@ import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from rules import load_rulepack
+from rules.catalog import rules_markdown
 from rules.loader import PACK_DIR
+from scanner.cli import cli
 from scanner.errors import RuleError
+from tests.conftest import ROOT
+
+RULES_DOC = ROOT / "docs" / "rules.md"
 
 
-def _table(shared_dir: Path) -> dict[str, list[str]]:
+def test_rules_doc_is_generated_from_the_pack(pack):
+    assert RULES_DOC.read_text(encoding="utf-8") == rules_markdown(pack), (
+        "docs/rules.md is out of date with rules/pack/*.yaml: run `make docs`")
+
+
+def test_rules_list_markdown_prints_the_doc():
+    result = CliRunner().invoke(cli, ["rules", "list", "--format", "markdown"])
+    assert result.exit_code == 0, result.output
+    assert result.output == RULES_DOC.read_text(encoding="utf-8")
+
+
+def _table(text: str) -> dict[str, list[str]]:
+    """The summary table of docs/rules.md: rule id -> its cells."""
     rows = {}
-    for line in (shared_dir / "RULES.md").read_text().splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
         if cells and re.fullmatch(r"DDA-[A-Z]+-\d{3}", cells[0]):
+            assert cells[0] not in rows, f"{cells[0]} is listed twice"
             rows[cells[0]] = cells
     return rows
 
 
-def test_pack_matches_rules_md(pack, shared_dir):
-    table = _table(shared_dir)
+def _defaults(cell: str) -> dict[str, str]:
+    """`name` default; ... of the parameters cell (pack and [estate] ones left out)."""
+    out = {}
+    for part in filter(None, (p.strip() for p in cell.split(";"))):
+        name, _, value = part.partition(" ")
+        if not value.startswith("("):
+            out[name.strip("`")] = value
+    return out
+
+
+def test_pack_matches_rules_doc(pack):
+    table = _table(RULES_DOC.read_text(encoding="utf-8"))
     assert [r.id for r in pack.rules] == sorted(table)
     for rule in pack.rules:
-        _, severity, rtypes, _, params, controls = table[rule.id]
+        _, severity, rtypes, params, controls, title = table[rule.id]
         assert rule.severity == severity, rule.id
+        assert rule.title == title, rule.id
         assert rule.resource_types == tuple(t.strip() for t in rtypes.split(",")), rule.id
         expected = [
             f"{part.split()[0]}:{ctl.strip()}"
@@ -35,8 +65,14 @@ def test_pack_matches_rules_md(pack, shared_dir):
             for ctl in part.split(None, 1)[1].split(",")
         ]
         assert list(rule.control_ids) == expected, rule.id
-        for name, default in re.findall(r"`?(\w+)`? (\d+)", params):
-            assert rule.parameters[name] == int(default), rule.id
+        defaults = _defaults(params)
+        assert set(defaults) == set(rule.parameters), rule.id
+        for name, default in defaults.items():
+            value = rule.parameters[name]
+            if isinstance(value, list):
+                assert [v.strip() for v in default.split(",")] == value, (rule.id, name)
+            else:
+                assert default == str(value), (rule.id, name)
         assert "https://docs.datadoghq.com/" in rule.remediation, rule.id
         assert rule.references and rule.inputs or rule.id == "DDA-SCAN-001"
 
