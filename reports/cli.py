@@ -11,6 +11,7 @@ import click
 from reports.diff import ScanDiff, diff_scans, render_diff_text
 from reports.manifest import verify_bundle
 from rules.model import Finding
+from scanner.options import resolve_config, store_options
 
 VERIFY_OK = 0
 VERIFY_FAILED = 1  # a file tampered, missing or unlisted; a broken chain link or signature
@@ -34,9 +35,7 @@ def verify(folder: Path, public_key: Path | None) -> None:
 
 
 @click.command()
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              help="ddaudit.toml whose [scan] database holds the scans.")
-@click.option("--database", help="SQLAlchemy URL of the snapshot database.")
+@store_options
 @click.option("--from", "from_id", help="Older scan id (default: the scan before --to).")
 @click.option("--to", "to_id", help="Newer scan id (default: the latest finished scan).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
@@ -46,20 +45,12 @@ def diff(config_path: Path | None, database: str | None, from_id: str | None,
     """New, resolved and changed findings between two scans (default: the last two)."""
     from scanner.store.engine import open_store
 
-    engine = open_store(database or _database_of(config_path))
+    engine = open_store(resolve_config(config_path, database).database)
     result = diff_scans(engine, from_id, to_id)
     if fmt == "json":
         click.echo(json.dumps(diff_document(result), indent=2, ensure_ascii=False))
     else:
         click.echo(render_diff_text(result), nl=False)
-
-
-def _database_of(config_path: Path | None) -> str:
-    if config_path is None:
-        return "sqlite:///ddaudit.db"
-    from scanner.config import load_config
-
-    return load_config(config_path).database
 
 
 def diff_document(result: ScanDiff) -> dict[str, object]:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -15,16 +13,16 @@ import reports
 import reports.cli
 import rules.cli
 from scanner import __version__, logs, progress
-from scanner.config import SEVERITIES, Config, load_config
+from scanner.config import SEVERITIES
 from scanner.errors import ConfigError, DDAuditError
 from scanner.ops.commands import COMMANDS
 from scanner.ops.jobs import nightly_scan
+from scanner.options import resolve_config, scan_options
 from scanner.pipeline import Evaluation, latest_scan_id, require_collected
 from scanner.preflight import preflight
 from scanner.store.engine import open_store
 
 log = logging.getLogger("ddaudit")
-F = TypeVar("F", bound=Callable[..., Any])
 
 STARTER_CONFIG = '''\
 # ddaudit configuration. Credentials are read from the environment variables named here,
@@ -64,34 +62,8 @@ def cli(ctx: click.Context, verbose: bool, log_format: str) -> None:
                      else progress.Reporter())
 
 
-def _config(path: Path | None, database: str | None, output: Path | None,
-            fail_on: str | None) -> Config:
-    config = load_config(path)
-    overrides: dict[str, Any] = {}
-    if database:
-        overrides["database"] = database
-    if output:
-        overrides["output"] = output
-    if fail_on:
-        overrides["fail_on"] = fail_on
-    if not overrides:
-        return config
-    from dataclasses import replace
-
-    return replace(config, **overrides)
-
-
-def _scan_options(func: F) -> F:
-    func = click.option("--config", "config_path", type=click.Path(path_type=Path),
-                        help="ddaudit.toml (default: DD_API_KEY / DD_APP_KEY / DD_SITE).")(func)
-    func = click.option("--database", help="SQLAlchemy URL of the snapshot database.")(func)
-    func = click.option("--output", type=click.Path(path_type=Path),
-                        help="Folder under which each scan's folder is written.")(func)
-    return func
-
-
 @cli.command()
-@_scan_options
+@scan_options
 @click.option("--fail-on", type=click.Choice(SEVERITIES), help="Severity that makes exit 1.")
 @click.option("--resume", is_flag=True,
               help="Re-collect only what the latest partial scan missed, then report it.")
@@ -99,7 +71,7 @@ def _scan_options(func: F) -> F:
 def scan(config_path: Path | None, database: str | None, output: Path | None,
          fail_on: str | None, resume: bool = False, migrate: bool = False) -> None:
     """Collect, evaluate and report: the nightly job."""
-    config = _config(config_path, database, output, fail_on)
+    config = resolve_config(config_path, database, output, fail_on=fail_on)
     preflight(config)
     outcome = nightly_scan(config, resume=resume, migrate=migrate)
     click.echo(f"scan {outcome.scan_id} {outcome.status}: {outcome.report}")
@@ -107,12 +79,12 @@ def scan(config_path: Path | None, database: str | None, output: Path | None,
 
 
 @cli.command()
-@_scan_options
+@scan_options
 @click.option("--scan", "scan_id", help="Scan id (default: the latest).")
 def evaluate(config_path: Path | None, database: str | None, output: Path | None,
              scan_id: str | None) -> None:
     """Re-evaluate the rule pack on a stored scan."""
-    config = _config(config_path, database, output, None)
+    config = resolve_config(config_path, database, output)
     engine = open_store(config.database)
     scan_id = scan_id or latest_scan_id(engine)
     require_collected(engine, scan_id)
@@ -121,12 +93,12 @@ def evaluate(config_path: Path | None, database: str | None, output: Path | None
 
 
 @cli.command()
-@_scan_options
+@scan_options
 @click.option("--scan", "scan_id", help="Scan id (default: the latest).")
 def report(config_path: Path | None, database: str | None, output: Path | None,
            scan_id: str | None) -> None:
     """Write the reports of a stored scan."""
-    config = _config(config_path, database, output, None)
+    config = resolve_config(config_path, database, output)
     engine = open_store(config.database)
     scan_id = scan_id or latest_scan_id(engine)
     require_collected(engine, scan_id)

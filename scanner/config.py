@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,33 +29,95 @@ _KNOWN: dict[str, frozenset[str]] = {
 }
 
 
-class Secret:
-    """A credential that never shows itself in repr, str, logs or tracebacks."""
+DEFAULT_DATABASE = "sqlite:///ddaudit.db"  # without [scan] database or --database
+DEFAULT_OUTPUT = Path("ddaudit-out")  # without [scan] output or --output
 
-    __slots__ = ("_value",)
+
+class Secret:
+    """A credential that never shows itself in repr, str, logs or tracebacks.
+
+    Either a value held in memory (`Secret("...")`, the demo and tests), or the name of an
+    environment variable read only when the key is used (`Secret.from_env`): loading a
+    config never reads a key, so commands that send no request need none set.
+    """
+
+    __slots__ = ("_value", "_variable", "_env", "_missing")
 
     def __init__(self, value: str) -> None:
-        self._value = value
+        self._value: str | None = value
+        self._variable: str | None = None
+        self._env: Mapping[str, str] | None = None
+        self._missing: str | Callable[[], str] = ""
+
+    @classmethod
+    def from_env(cls, variable: str, missing: str | Callable[[], str],
+                 env: Mapping[str, str] | None = None) -> Secret:
+        """The key held by `variable` in `env` (default: os.environ, read at use).
+
+        `missing` is the one-line ConfigError message (or makes it) when the variable is
+        unset or empty; it names the variable and the fix, never a value.
+        """
+        secret = cls.__new__(cls)
+        secret._value = None
+        secret._variable = variable
+        secret._env = env
+        secret._missing = missing
+        return secret
+
+    @property
+    def variable(self) -> str | None:
+        """The environment variable the key is read from (None for a value in memory)."""
+        return self._variable
+
+    @property
+    def missing(self) -> str | None:
+        """The one-line error when the key cannot be read now, else None."""
+        if self._variable is None:
+            return None
+        env = os.environ if self._env is None else self._env
+        if env.get(self._variable):
+            return None
+        return self._missing if isinstance(self._missing, str) else self._missing()
+
+    def check(self) -> None:
+        """Raise ConfigError (exit 2) naming the variable and the fix when it is unset."""
+        message = self.missing
+        if message is not None:
+            raise ConfigError(message)
 
     def reveal(self) -> str:
         """Return the secret; call only where it goes into a request header."""
-        return self._value
+        if self._value is not None:
+            return self._value
+        assert self._variable is not None
+        env = os.environ if self._env is None else self._env
+        value = env.get(self._variable)
+        if not value:
+            self.check()
+            raise ConfigError(f"environment variable {self._variable} is not set")
+        return value
 
     def __repr__(self) -> str:
+        if self._variable is not None:
+            return f"Secret(env={self._variable!r})"
         return "Secret('***')"
 
     __str__ = __repr__
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
+        if not isinstance(other, Secret):
+            return False
+        if self._variable is not None or other._variable is not None:
+            return self._variable == other._variable and self._env is other._env
+        return other._value == self._value
 
     def __hash__(self) -> int:
-        return hash(self._value)
+        return hash(self._value if self._variable is None else ("env", self._variable))
 
 
 @dataclass(frozen=True)
 class Target:
-    """One org credential pair on one Datadog site."""
+    """One org credential pair on one Datadog site (its keys read only when it is collected)."""
 
     name: str
     site: str
@@ -68,8 +131,8 @@ class Config:
     """Everything a scan needs, validated; secrets only inside `Target`s."""
 
     targets: tuple[Target, ...]
-    database: str = "sqlite:///ddaudit.db"
-    output: Path = Path("ddaudit-out")
+    database: str = DEFAULT_DATABASE
+    output: Path = DEFAULT_OUTPUT
     fail_on: str = "high"
     allow_custom_endpoints: bool = False
     rules_disabled: frozenset[str] = frozenset()
@@ -80,6 +143,25 @@ class Config:
     signing_key: Path | None = None  # Ed25519 PEM private key that signs manifest.json
     source: str = "environment"
     keep_days: int | None = None  # retention: scans older than this are pruned after a scan
+
+    def check_credentials(self, targets: Sequence[Target] | None = None) -> None:
+        """Before any request: every key of `targets` (default: all) can be read, or one line.
+
+        The ConfigError names the file, the target's key and the variable, and the fix; any
+        further unset variables are listed on the same line.
+        """
+        problems: list[tuple[str, str | None]] = []
+        for target in self.targets if targets is None else targets:
+            for secret in (target.api_key, target.app_key):
+                message = secret.missing
+                if message is not None:
+                    problems.append((message, secret.variable))
+        if not problems:
+            return
+        first = problems[0][0]
+        others = sorted({v for _, v in problems
+                         if v and not re.search(rf"\b{re.escape(v)}\b", first)})
+        raise ConfigError(first + (f" (also not set: {', '.join(others)})" if others else ""))
 
     def sha256(self) -> str:
         """Hash of the configuration with credentials left out (for run.json and scans)."""
@@ -105,8 +187,12 @@ def _hide_password(url: str) -> str:
 
 
 def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Config:
-    """Read `path` (or, when None, DD_API_KEY / DD_APP_KEY / DD_SITE) into a Config."""
-    env = os.environ if env is None else env
+    """Read `path` (or, when None, DD_API_KEY / DD_APP_KEY / DD_SITE) into a Config.
+
+    No key is read here: each target holds the names of its variables, read from `env`
+    (default: os.environ at that moment) only when the target is collected, and checked
+    before any request by `Config.check_credentials` (the pre-scan check).
+    """
     if path is None:
         return _from_environment(env)
     where = str(path)
@@ -124,16 +210,19 @@ def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Conf
     return _from_mapping(data, where, env)
 
 
-def _from_environment(env: Mapping[str, str]) -> Config:
-    missing = [v for v in ("DD_API_KEY", "DD_APP_KEY") if not env.get(v)]
-    if missing:
-        raise ConfigError(
-            f"no config file and {' and '.join(missing)} not set; pass --config FILE "
-            "or export DD_API_KEY, DD_APP_KEY (and DD_SITE)"
-        )
-    site = env.get("DD_SITE") or "datadoghq.com"
+def _from_environment(env: Mapping[str, str] | None) -> Config:
+    """The no-config target: DD_API_KEY and DD_APP_KEY are read only when it is collected."""
+    view = os.environ if env is None else env
+    site = view.get("DD_SITE") or "datadoghq.com"
     _check_site(site, "DD_SITE")
-    target = Target("default", site, Secret(env["DD_API_KEY"]), Secret(env["DD_APP_KEY"]))
+
+    def missing() -> str:
+        unset = [v for v in ("DD_API_KEY", "DD_APP_KEY") if not view.get(v)]
+        return (f"no config file and {' and '.join(unset)} not set; pass --config FILE "
+                "or export DD_API_KEY, DD_APP_KEY (and DD_SITE)")
+
+    target = Target("default", site, Secret.from_env("DD_API_KEY", missing, env),
+                    Secret.from_env("DD_APP_KEY", missing, env))
     return Config(targets=(target,))
 
 
@@ -161,7 +250,8 @@ def _check_site(site: str, where_key: str) -> None:
         )
 
 
-def _from_mapping(data: Mapping[str, Any], where: str, env: Mapping[str, str]) -> Config:
+def _from_mapping(data: Mapping[str, Any], where: str,
+                  env: Mapping[str, str] | None) -> Config:
     _check_keys(data, "", where)
     scan = _expect(data.get("scan", {}), dict, "[scan]", where, "a table")
     _check_keys(scan, "scan", where)
@@ -214,10 +304,10 @@ def _from_mapping(data: Mapping[str, Any], where: str, env: Mapping[str, str]) -
         _expect(signing_key, str, "[evidence] signing_key", where, "a path string")
     return Config(
         targets=tuple(targets),
-        database=_expect(scan.get("database", "sqlite:///ddaudit.db"), str,
+        database=_expect(scan.get("database", DEFAULT_DATABASE), str,
                          "[scan] database", where, "a SQLAlchemy URL string"),
-        output=Path(_expect(scan.get("output", "ddaudit-out"), str, "[scan] output", where,
-                            "a folder path string")),
+        output=Path(_expect(scan.get("output", str(DEFAULT_OUTPUT)), str, "[scan] output",
+                            where, "a folder path string")),
         fail_on=fail_on,
         allow_custom_endpoints=allow_custom,
         rules_disabled=frozenset(str(r) for r in disabled),
@@ -231,7 +321,7 @@ def _from_mapping(data: Mapping[str, Any], where: str, env: Mapping[str, str]) -
     )
 
 
-def _target(raw: Any, index: int, where: str, env: Mapping[str, str],
+def _target(raw: Any, index: int, where: str, env: Mapping[str, str] | None,
             allow_custom: bool) -> Target:
     label = f"[[targets]] #{index + 1}"
     _expect(raw, dict, label, where, "a table")
@@ -246,11 +336,11 @@ def _target(raw: Any, index: int, where: str, env: Mapping[str, str],
     secrets: list[Secret] = []
     for key in ("api_key_env", "app_key_env"):
         var = raw[key]
-        value = env.get(var)
-        if not value:
-            raise ConfigError(f"{where}: {label} {key}: environment variable {var} is not "
-                              f"set; export {var}")
-        secrets.append(Secret(value))
+        if not var.strip():
+            raise ConfigError(f"{where}: {label} {key} is empty; give the name of the "
+                              "environment variable holding the key")
+        secrets.append(Secret.from_env(var, f"{where}: {label} {key}: environment variable "
+                                            f"{var} is not set; export {var}", env))
     api_url = raw.get("api_url")
     if api_url is not None:
         _expect(api_url, str, f"{label} api_url", where, "a URL string")

@@ -1,15 +1,16 @@
-"""Checks run before any request: the output folder is writable and the database URL parses."""
+"""Checks run before any request: keys set, the database URL parses, the output is writable."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from scanner.config import Config
+from scanner.config import Config, Target
 from scanner.errors import ConfigError
 
 
@@ -45,7 +46,15 @@ def check_database_url(url: str) -> None:
                               "or choose another [scan] database")
 
 
-def preflight(config: Config) -> None:
-    """Everything that can be checked before the first request is sent."""
+def preflight(config: Config, *, targets: Sequence[Target] | None = None,
+              output: bool = True) -> None:
+    """Everything that can be checked before the first request is sent.
+
+    The key variables of `targets` (default: every target) are set, the database URL
+    parses, and (unless `output` is False: `collect` writes no report) the output folder
+    is writable. Each failure is a ConfigError of one line (exit 2).
+    """
+    config.check_credentials(targets)
     check_database_url(config.database)
-    check_output_dir(config.output)
+    if output:
+        check_output_dir(config.output)

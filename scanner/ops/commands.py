@@ -4,33 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from scanner.config import Config, load_config
 from scanner.errors import ConfigError
 from scanner.ops.history import ScanSummary, list_scans
 from scanner.ops.jobs import collect_job, prune_job
-from scanner.ops.shard import parse_shard
-from scanner.preflight import check_database_url
+from scanner.ops.shard import parse_shard, shard_targets
+from scanner.options import resolve_config, scan_options, store_options
+from scanner.preflight import preflight
 from scanner.store import migrate
 from scanner.store.engine import create_store_engine, open_store
-
-_CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path),
-                       help="ddaudit.toml (its [scan] database and output).")
-_DATABASE = click.option("--database", help="SQLAlchemy URL of the snapshot database.")
-
-
-def _database(config_path: Path | None, database: str | None) -> tuple[str, Config | None]:
-    """The database URL from --database, else from the config (no credentials needed)."""
-    if database and config_path is None:
-        return database, None
-    if config_path is None:
-        raise ConfigError("give --database URL or --config FILE")
-    config = load_config(config_path)
-    return database or config.database, config
 
 
 @click.group("db")
@@ -39,11 +24,10 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@_CONFIG
-@_DATABASE
+@store_options
 def db_upgrade(config_path: Path | None, database: str | None) -> None:
     """Bring the database to this ddaudit's schema (back it up first)."""
-    url, _ = _database(config_path, database)
+    url = resolve_config(config_path, database).database
     engine = create_store_engine(url)
     try:
         before, after = migrate.upgrade(engine)
@@ -54,11 +38,10 @@ def db_upgrade(config_path: Path | None, database: str | None) -> None:
 
 
 @db.command("status")
-@_CONFIG
-@_DATABASE
+@store_options
 def db_status(config_path: Path | None, database: str | None) -> None:
     """Show the database's schema revision and the one this ddaudit needs."""
-    url, _ = _database(config_path, database)
+    url = resolve_config(config_path, database).database
     engine = create_store_engine(url)
     try:
         with engine.connect() as conn:
@@ -83,8 +66,7 @@ def _line(s: ScanSummary) -> str:
 
 
 @scans.command("list")
-@_CONFIG
-@_DATABASE
+@store_options
 @click.option("--limit", type=click.IntRange(min=1), help="Only the N most recent scans.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def scans_list(config_path: Path | None, database: str | None, limit: int | None,
@@ -95,7 +77,7 @@ def scans_list(config_path: Path | None, database: str | None, limit: int | None
     whose report was never written, e.g. its run was killed while writing it: `ddaudit
     report --scan ID` writes it ('unevaluated': run `ddaudit evaluate --scan ID` first).
     """
-    url, _ = _database(config_path, database)
+    url = resolve_config(config_path, database).database
     engine = open_store(url)
     try:
         rows = list_scans(engine, limit)
@@ -112,22 +94,18 @@ def scans_list(config_path: Path | None, database: str | None, limit: int | None
 
 
 @click.command("prune")
-@_CONFIG
-@_DATABASE
-@click.option("--output", type=click.Path(path_type=Path),
-              help="Folder holding the scans' folders (default: the config's, or ddaudit-out).")
+@scan_options
 @click.option("--keep-days", type=click.IntRange(min=1),
               help="Delete scans started more than N days ago (default: [scan] keep_days).")
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
 def prune(config_path: Path | None, database: str | None, output: Path | None,
           keep_days: int | None, dry_run: bool) -> None:
     """Delete old scans' rows and output folders; the latest complete scan always stays."""
-    url, config = _database(config_path, database)
-    keep_days = keep_days or (config.keep_days if config else None)
+    config = resolve_config(config_path, database, output)
+    keep_days = keep_days or config.keep_days
     if keep_days is None:
         raise ConfigError("give --keep-days N or set [scan] keep_days in the config")
-    folder = output or (config.output if config else Path("ddaudit-out"))
-    result = prune_job(url, folder, keep_days, dry_run=dry_run)
+    result = prune_job(config.database, config.output, keep_days, dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     click.echo(f"{verb} {len(result.scans)} scans older than {keep_days} days"
                + ("" if dry_run else f" ({result.rows} rows, {result.folders} folders)")
@@ -138,8 +116,7 @@ def prune(config_path: Path | None, database: str | None, output: Path | None,
 
 
 @click.command("collect")
-@_CONFIG
-@_DATABASE
+@store_options
 @click.option("--shard", help="Collect only shard i of n (e.g. 1/3) into a shared scan.")
 @click.option("--scan", "scan_id", help="Scan id the shards share (default: one per UTC day "
               "and config).")
@@ -147,14 +124,15 @@ def prune(config_path: Path | None, database: str | None, output: Path | None,
 def collect(config_path: Path | None, database: str | None, shard: str | None,
             scan_id: str | None, migrate: bool) -> None:
     """Collect into the snapshot without evaluating (one shard of it with --shard)."""
-    config = load_config(config_path)
-    if database:
-        config = replace(config, database=database)
+    config = resolve_config(config_path, database)
     if scan_id and not shard:
         raise ConfigError("--scan is only for --shard: a plain collect starts a new scan")
-    check_database_url(config.database)
-    outcome = collect_job(config, shard=parse_shard(shard) if shard else None,
-                          scan_id=scan_id, migrate=migrate)
+    part = parse_shard(shard) if shard else None
+    # Only the keys of the targets this run collects must be set (each shard's host
+    # may hold only its own); collect writes no report, so no output folder is checked.
+    preflight(config, targets=shard_targets(config.targets, *part) if part else None,
+              output=False)
+    outcome = collect_job(config, shard=part, scan_id=scan_id, migrate=migrate)
     where = f" shard {outcome.shard}" if outcome.shard else ""
     state = f" (scan {outcome.scan_status})" if outcome.shard else ""
     click.echo(f"scan {outcome.scan_id}{where} {outcome.status}: {outcome.targets} targets"

@@ -32,6 +32,7 @@ SCAN = '[scan]\nallow_custom_endpoints = true\noutput = "out"\n'
 CASES: list[tuple[str, str, list[str], str]] = [
     ("unknown site", SCAN + "{t:site=datadoghq.moon}", [], "unknown Datadog site 'datadoghq.moon'"),
     ("missing env var", SCAN + "{t:api_key_env=NOT_SET}", [], "NOT_SET is not set; export"),
+    ("empty env var name", SCAN + "{t:app_key_env= }", [], "app_key_env is empty; give the name"),
     ("duplicate target", SCAN + "{t}{t}", [], "duplicate target name 'prod'"),
     ("malformed toml", SCAN + "{t}\n[rules\n", [], "not valid TOML"),
     ("wrong type", SCAN.replace('"out"', "7") + "{t}", [], "[scan] output must be"),

@@ -1,4 +1,5 @@
-"""Configuration loading: the documented format, the zero-config path, one-line errors."""
+"""Configuration loading: the documented format, the zero-config path, one-line errors, and
+keys read only where they are used (never at load)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.config import load_config
+from scanner.config import Secret, load_config
 from scanner.errors import ConfigError
 
 ENV = {"K1": "a" * 32, "A1": "b" * 40, "K2": "c" * 32, "A2": "d" * 40}
@@ -78,8 +79,6 @@ def test_zero_config_from_environment() -> None:
          "unknown Datadog site 'datadoghq.example'"),
         (lambda t: t.replace('name = "prod-eu"', 'name = "prod-us1"'),
          "duplicate target name 'prod-us1'"),
-        (lambda t: t.replace('api_key_env = "K2"', 'api_key_env = "MISSING"'),
-         "environment variable MISSING is not set; export MISSING"),
         (lambda t: t.replace('fail_on = "medium"', 'fail_on = "severe"'),
          "fail_on 'severe' is not a severity"),
         (lambda t: t.replace('app_key_env = "A2"', 'app_key_env = "A2"\napi_url = "http://127.0.0.1:1"'),
@@ -107,8 +106,76 @@ def test_plain_http_off_loopback_is_refused(tmp_path: Path) -> None:
 def test_missing_file_and_missing_environment() -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_config(Path("/nonexistent/ddaudit.toml"), {})
+    config = load_config(None, {})  # loads: keyless commands need no key
+    with pytest.raises(ConfigError, match="DD_API_KEY and DD_APP_KEY not set") as err:
+        config.check_credentials()
+    assert "pass --config FILE or export DD_API_KEY" in str(err.value)
+    with pytest.raises(ConfigError, match="no config file and DD_APP_KEY not set;"):
+        load_config(None, {"DD_API_KEY": "k"}).check_credentials()
     with pytest.raises(ConfigError, match="DD_API_KEY and DD_APP_KEY not set"):
-        load_config(None, {})
+        config.targets[0].app_key.reveal()
+
+
+def test_a_file_naming_unset_variables_loads_and_names_them_only_when_checked(
+    tmp_path: Path,
+) -> None:
+    text = GOOD.replace('api_key_env = "K2"', 'api_key_env = "MISSING"')
+    path = _write(tmp_path, text)
+    config = load_config(path, ENV)  # no key read at load
+    config.check_credentials(config.targets[:1])  # prod-us1's keys are set
+    with pytest.raises(ConfigError) as err:
+        config.check_credentials()
+    line = str(err.value)
+    assert line == (f"{path}: target 'prod-eu' api_key_env: environment variable MISSING "
+                    "is not set; export MISSING")
+    with pytest.raises(ConfigError) as used:
+        config.targets[1].api_key.reveal()
+    assert str(used.value) == line
+    # Every unset variable on the one line, never a value.
+    nothing = load_config(path, {})
+    with pytest.raises(ConfigError) as err:
+        nothing.check_credentials()
+    line = str(err.value)
+    assert "\n" not in line and "target 'prod-us1' api_key_env" in line
+    assert line.endswith("environment variable K1 is not set; export K1 "
+                         "(also not set: A1, A2, MISSING)")
+    assert "a" * 32 not in line
+
+
+def test_keys_are_read_when_used_from_the_live_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("K1", raising=False)
+    monkeypatch.delenv("A1", raising=False)
+    config = load_config(_write(tmp_path, GOOD))  # os.environ, read at use
+    key = config.targets[0].api_key
+    assert key.variable == "K1" and key.missing is not None
+    monkeypatch.setenv("K1", "q" * 32)
+    assert key.missing is None and key.reveal() == "q" * 32
+    assert "q" * 32 not in repr(config) and "q" * 32 not in str(key)
+    assert repr(key) == "Secret(env='K1')" and repr(Secret("x" * 32)) == "Secret('***')"
+
+
+# Config.sha256() of GOOD and of the no-config target on us5, as computed before keys were
+# read lazily: scans and run.json recorded these, and `scan --resume` and shards compare them.
+GOOD_SHA256 = "e73186d18c9ffabd71c76a42746a2c9f278e033b1da5568fd5ca20a343f6a9dc"
+US5_SHA256 = "388daeacc11d60842c10b3d778cacfadc47de73b801144bfc56b8a61d0b40c83"
+
+
+def test_config_hash_does_not_depend_on_keys_being_set(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD)
+    assert load_config(path, ENV).sha256() == load_config(path, {}).sha256() == GOOD_SHA256
+    assert load_config(None, {"DD_SITE": "us5.datadoghq.com"}).sha256() == US5_SHA256
+    assert load_config(None, {"DD_SITE": "us5.datadoghq.com", "DD_API_KEY": "k",
+                              "DD_APP_KEY": "a"}).sha256() == US5_SHA256
+    # The same hash as a config holding the keys in memory (what run.json recorded before).
+    from dataclasses import replace
+
+    loaded = load_config(path, ENV)
+    in_memory = replace(loaded, targets=tuple(
+        replace(t, api_key=Secret(t.api_key.reveal()), app_key=Secret(t.app_key.reveal()))
+        for t in loaded.targets))
+    assert in_memory.sha256() == loaded.sha256()
 
 
 def test_evidence_signing_key_is_relative_to_the_config(tmp_path: Path) -> None:
