@@ -36,7 +36,15 @@ from rules.results import Evaluated, RuleRun
 from rules.suppressions import Suppressions, SuppressionTracker, SuppressionUsage
 from rules.writer import FindingsWriter
 from scanner.errors import ConfigError, RuleError
-from scanner.store.schema import coverage, findings, orgs, scans, suppression_usage, targets
+from scanner.store.schema import (
+    INPUT_PARTS,
+    coverage,
+    findings,
+    orgs,
+    scans,
+    suppression_usage,
+    targets,
+)
 from scanner.timeutil import utcnow
 
 _FETCH = 2000  # condition rows fetched at a time
@@ -128,16 +136,27 @@ def _targets(conn: Connection, scan_id: str) -> list[_Target]:
 
 
 def _coverage(conn: Connection, scan_id: str) -> dict[tuple[str, str], str]:
+    """(target, rule input) -> status, for every endpoint and every part of a split one.
+
+    A part (`orgs.settings`) has the status its endpoint's row records for it, else the
+    endpoint's own (schema.INPUT_PARTS).
+    """
     rows = conn.execute(
-        select(coverage.c.target, coverage.c.endpoint, coverage.c.status).where(
-            coverage.c.scan_id == scan_id
-        )
+        select(coverage.c.target, coverage.c.endpoint, coverage.c.status, coverage.c.parts)
+        .where(coverage.c.scan_id == scan_id)
     ).all()
     status: dict[tuple[str, str], str] = {}
-    for target, endpoint, state in rows:
-        # Several rows for one (target, endpoint): the worst one wins.
-        if status.get((target, endpoint), "complete") == "complete":
-            status[(target, endpoint)] = state
+
+    def worst(key: tuple[str, str], state: str) -> None:
+        # Several rows for one (target, input): the worst one wins.
+        if status.get(key, "complete") == "complete":
+            status[key] = state
+
+    for target, endpoint, state, parts in rows:
+        worst((target, endpoint), state)
+        recorded = json.loads(parts) if parts else {}
+        for part in INPUT_PARTS.get(endpoint, ()):
+            worst((target, f"{endpoint}.{part}"), recorded.get(part, state))
     return status
 
 

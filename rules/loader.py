@@ -25,7 +25,7 @@ from rules.model import (
 )
 from rules.params import bind_names, bind_values, derived_names, statement
 from scanner.errors import RuleError
-from scanner.store.schema import ENDPOINTS, metadata
+from scanner.store.schema import RULE_INPUTS, metadata
 
 PACK_DIR = Path(__file__).resolve().parent / "pack"
 PACK_FILE = "_pack.yaml"
@@ -194,8 +194,9 @@ def _load_rule(path: Path, pack_params: Mapping[str, Any], fragments: Fragments)
         raise _fail(path, "controls", "must be a mapping of framework to control ids")
     ctl = tuple((str(fw), _str_list(path, f"controls.{fw}", ids)) for fw, ids in controls.items())
     inputs = _str_list(path, "inputs", data["inputs"]) if data["inputs"] else ()
-    if any(i not in ENDPOINTS for i in inputs):
-        raise _fail(path, "inputs", "must name coverage endpoints: " + ", ".join(ENDPOINTS))
+    if any(i not in RULE_INPUTS for i in inputs):
+        raise _fail(path, "inputs", "must name coverage endpoints or their parts: "
+                    + ", ".join(RULE_INPUTS))
     params = data.get("parameters") or {}
     if not isinstance(params, dict):
         raise _fail(path, "parameters", "must be a mapping of name to default")

@@ -27,7 +27,17 @@ import aiohttp
 
 from scanner.config import Target, check_custom_url
 from scanner.errors import APIError, ForbiddenError, RateLimitedError
-from scanner.paging import PAGE_SIZE, FanOut, Page, as_page, page_total, pages_for
+from scanner.paging import (
+    LARGEST_PAGE,
+    PAGE_SIZE,
+    FanOut,
+    Page,
+    as_page,
+    max_page_size,
+    page_total,
+    pages_for,
+)
+from scanner.permissions import needs_text
 from scanner.sites import api_base_url
 from scanner.throttle import OrgThrottle
 
@@ -124,6 +134,7 @@ class DatadogClient:
         else:
             self.base_url = api_base_url(target.site)
         self.stats = ClientStats()
+        self._page_sizes: dict[str, int] = {}  # listing path -> page size learned this scan
 
     def scrub(self, text: str) -> str:
         """`text` with this target's key values, and anything shaped like a key, as ***.
@@ -213,7 +224,7 @@ class DatadogClient:
             # Scrubbed before it is cut short, so no half of a key survives the cut.
             message = f"GET {path}: HTTP {status}: {self.scrub(_error_text(body))[:200]}"
             if status in (401, 403):
-                raise ForbiddenError(message, status=status)
+                raise ForbiddenError(message + needs_text(path), status=status)
             raise APIError(message, status=status)
         if ctype != "application/json" and not ctype.endswith("+json"):
             # A proxy's login or error page, say: never taken for an (empty) answer.
@@ -234,57 +245,81 @@ class DatadogClient:
         self, path: str, params: Mapping[str, str | int] | None = None,
         *, total_of: str = "total_count", fan_out: int = FAN_OUT, like: str | None = None,
     ) -> AsyncGenerator[Page, None]:
-        """Yield every page of a 0-based `page[number]` listing, PAGE_SIZE items a page.
+        """Yield every page of a 0-based `page[number]` listing, as large pages as it serves.
 
-        Once the first page reports the API's total, the remaining pages are fetched
-        concurrently (`fan_out` at a time) and yielded as they arrive; if a later page
-        reports a larger total, the pages it adds are fetched too (the caller sees the
-        totals change and marks the listing partial). Without a total, paging goes on
-        one page at a time until a short page.
+        Page 0 is read at the largest size the listing is known to accept (`page_size`),
+        and a smaller `meta.page.max_page_size` in its answer is then used. Once page 0
+        reports the API's total, the remaining pages are fetched concurrently (`fan_out`
+        at a time) and yielded as they arrive; if a later page reports a larger total, the
+        pages it adds are fetched too (the caller sees the totals change and marks the
+        listing partial). A full last page means the total under-reports (or there is no
+        total): paging goes on one page at a time until a short page.
         """
+        size = self.page_size(path)
 
         def query(number: int) -> dict[str, str | int]:
-            return {**(params or {}), "page[size]": PAGE_SIZE, "page[number]": number}
+            return {**(params or {}), "page[size]": size, "page[number]": number}
 
         def fetch(number: int) -> Awaitable[Page]:
             return self.get_page(path, query(number), like=like)
 
-        first = await fetch(0)
+        try:
+            first = await fetch(0)
+        except APIError as exc:
+            if exc.status != 400 or size <= PAGE_SIZE:
+                raise
+            # The listing refuses the larger page: the spec's size is always accepted.
+            log.debug("GET %s refused page[size]=%d; using %d", path, size, PAGE_SIZE)
+            self._page_sizes[path] = size = PAGE_SIZE
+            first = await fetch(0)
+        served = max_page_size(first.meta)
+        if served is not None and served < size and len(first.data) <= served:
+            self._page_sizes[path] = size = served  # page 0 was cut to the listing's maximum
         total = page_total(first.meta, total_of)
-        if len(first.data) < PAGE_SIZE or total is None:
+        if len(first.data) < size or total is None:
             yield first
-            if len(first.data) == PAGE_SIZE:
-                async for page in self._pages_one_by_one(path, query, first, like):
+            if len(first.data) == size:
+                async for page in self._pages_one_by_one(path, query, first, 1, size, like):
                     yield page
             return
-        fetched = pages_for(total) - 1  # pages 1..fetched are asked for
+        fetched = pages_for(total, size) - 1  # pages 1..fetched are asked for
         fan = FanOut(fetch, range(1, fetched + 1), fan_out)  # before page 0 is processed
+        last = first  # the page numbered `fetched`, once it has arrived
         try:
             yield first
             while True:
-                async for _, page in fan.results():
+                async for number, page in fan.results():
                     yield page
+                    if number == fetched:
+                        last = page
                     grown = page_total(page.meta, total_of)
                     total = max(total, grown) if grown is not None else total
-                if (last := pages_for(total) - 1) <= fetched:
-                    return
-                fan = FanOut(fetch, range(fetched + 1, last + 1), fan_out)
-                fetched = last
+                if (planned := pages_for(total, size) - 1) <= fetched:
+                    break
+                fan = FanOut(fetch, range(fetched + 1, planned + 1), fan_out)
+                fetched = planned
         finally:
             await fan.cancel()
+        if len(last.data) == size:
+            async for page in self._pages_one_by_one(path, query, last, fetched + 1, size,
+                                                     like):
+                yield page
+
+    def page_size(self, path: str) -> int:
+        """The page size to ask `path` for: learned this scan, else its known largest."""
+        return self._page_sizes.get(path) or LARGEST_PAGE.get(path, PAGE_SIZE)
 
     async def _pages_one_by_one(
         self, path: str, query: Callable[[int], dict[str, str | int]], previous: Page,
-        like: str | None,
+        number: int, size: int, like: str | None,
     ) -> AsyncIterator[Page]:
-        number = 1
         while True:
             page = await self.get_page(path, query(number), like=like)
             if page.data and _ids(page) == _ids(previous):
                 raise APIError(f"GET {path}: page {number} repeats page {number - 1} "
                                "(pagination loop)")
             yield page
-            if len(page.data) < PAGE_SIZE:
+            if len(page.data) < size:
                 return
             number, previous = number + 1, page
 

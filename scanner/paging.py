@@ -11,7 +11,10 @@ from typing import Any, Generic, TypeVar
 from scanner.errors import APIError
 
 T = TypeVar("T")
-PAGE_SIZE = 100  # the API's maximum; a larger page[size] is a 400
+PAGE_SIZE = 100  # the spec's maximum, which every v2 listing accepts
+# Listings that really accept more per page (and say so in meta.page.max_page_size): the
+# users listing answers page[size]=500 with max_page_size 1000 in 2026 recordings.
+LARGEST_PAGE: dict[str, int] = {"/api/v2/users": 1000}
 
 
 @dataclass
@@ -43,9 +46,18 @@ def page_total(meta: Mapping[str, Any], key: str) -> int | None:
     return None
 
 
-def pages_for(total: int) -> int:
-    """How many pages of PAGE_SIZE items hold `total` items (at least one)."""
-    return max(1, math.ceil(total / PAGE_SIZE))
+def max_page_size(meta: Mapping[str, Any]) -> int | None:
+    """`meta.page.max_page_size`, the largest page the listing says it serves, if given."""
+    page = meta.get("page") if isinstance(meta, Mapping) else None
+    value = page.get("max_page_size") if isinstance(page, Mapping) else None
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return None
+
+
+def pages_for(total: int, size: int = PAGE_SIZE) -> int:
+    """How many pages of `size` items hold `total` items (at least one)."""
+    return max(1, math.ceil(total / size))
 
 
 def as_page(body: Any, path: str) -> Page:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -145,6 +146,7 @@ def record_collection(engine: Engine, scan_id: str,
                     scan_id=scan_id, target=ctx.target.name, site=ctx.target.site,
                     org_public_id=ctx.org_public_id, endpoint=c.endpoint, status=c.status,
                     collected=c.collected, expected=c.expected, error=c.error,
+                    parts=json.dumps(c.parts, sort_keys=True) if c.parts else None,
                 ))
         if set_status:
             status = coverage_status(conn, scan_id)

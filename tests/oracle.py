@@ -35,33 +35,39 @@ DEFAULT_PARAMS: dict[str, dict[str, object]] = {
     "privileged_permissions": {"names": tuple(sorted(PRIVILEGED))},
 }
 
-# Endpoints (INTERFACES.md names) each rule reads; a missing one makes it not_assessed.
+# What each rule reads: coverage endpoints (docs/outputs.md names) or a part of one
+# (`orgs.settings`, `orgs.children`, `application_keys.service_accounts`); a missing one
+# makes the rule not_assessed.
 RULE_INPUTS: dict[str, set[str]] = {
     "DDA-KEY-001": {"application_keys"},
     "DDA-KEY-002": {"api_keys"},
     "DDA-KEY-003": {"application_keys", "api_keys"},
-    "DDA-KEY-004": {"application_keys", "users"},
+    "DDA-KEY-004": {"application_keys.service_accounts", "users"},
     "DDA-KEY-005": {"application_keys"},
     "DDA-KEY-006": {"api_keys", "users"},
     "DDA-KEY-007": {"application_keys", "api_keys"},
     "DDA-SA-001": {"users", "roles", "permissions"},
-    "DDA-SA-002": {"users", "application_keys"},
-    "DDA-SA-003": {"users", "application_keys"},
-    **{f"DDA-ORG-00{i}": {"orgs"} for i in range(1, 8)},
+    "DDA-SA-002": {"users", "application_keys.service_accounts"},
+    "DDA-SA-003": {"users", "application_keys.service_accounts"},
+    **{f"DDA-ORG-00{i}": {"orgs.settings"} for i in range(1, 7)},
+    "DDA-ORG-007": {"orgs.children"},
     "DDA-MAP-001": {"authn_mappings", "roles", "teams"},
     "DDA-MAP-002": {"authn_mappings", "roles", "permissions"},
     "DDA-MAP-003": {"authn_mappings"},
-    "DDA-MAP-004": {"orgs", "authn_mappings"},
+    "DDA-MAP-004": {"orgs.settings", "authn_mappings"},
     "DDA-ROLE-001": {"authn_mappings", "users", "roles"},
-    "DDA-CONN-001": {"org_connections"},
-    "DDA-CONN-002": {"org_connections"},
-    "DDA-CONN-003": {"org_connections", "users"},
+    "DDA-CONN-001": {"orgs.identity", "org_connections"},
+    "DDA-CONN-002": {"orgs.identity", "org_connections"},
+    "DDA-CONN-003": {"orgs.identity", "org_connections", "users"},
     "DDA-OKTA-001": {"okta_accounts"},
     "DDA-OKTA-002": {"okta_accounts"},
 }
+PARTS: dict[str, tuple[str, ...]] = {
+    "orgs": ("orgs.identity", "orgs.settings", "orgs.children"),
+    "application_keys": ("application_keys.service_accounts",),
+}
 # Key-pair permissions each endpoint needs (any one of them), as the simulator enforces.
 ENDPOINT_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "orgs": ("org_management",),
     "users": ("user_access_read",),
     "roles": ("user_access_read",),
     "permissions": ("user_access_read",),
@@ -73,6 +79,11 @@ ENDPOINT_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+def with_parts(endpoints: Iterable[str]) -> set[str]:
+    """The endpoints and every part of each: what a wholly forbidden endpoint loses."""
+    return {i for e in endpoints for i in (e, *PARTS.get(e, ()))}
+
+
 def _p(params: Mapping[str, Mapping[str, object]], rule: str, name: str) -> object:
     return params.get(rule, {}).get(name, DEFAULT_PARAMS[rule][name])
 
@@ -81,15 +92,26 @@ def _days(now: datetime, then: datetime) -> float:
     return (now - then).total_seconds() / 86400
 
 
-def derived_forbidden(target: SimTarget) -> set[str]:
-    """Endpoints a target's key pair cannot collect whole.
+def derived_forbidden(target: SimTarget, org: Org | None = None) -> set[str]:
+    """The endpoints (and parts of one) a target's key pair cannot collect whole.
 
-    Application keys need the org-wide listing (org_app_keys_read): the per-service-account
-    fallback cannot see keys owned by users, so without it the endpoint is partial at best.
+    Orgs: child orgs need /api/v2/org (org_management or org_connections_write, and a site
+    that offers it); the org's settings need /api/v1/org/{public_id}. Application keys
+    need the org-wide listing (org_app_keys_read): the per-service-account fallback
+    (service_account_write, and the user list to find the accounts) cannot see keys
+    owned by users, so without it the endpoint is partial at best.
     """
-    missing = {e for e, need in ENDPOINT_PERMISSIONS.items() if not set(need) & target.permissions}
-    if "org_app_keys_read" not in target.permissions:
+    perms = target.permissions
+    offline = org.missing_endpoints if org is not None else frozenset()
+    missing = {e for e, need in ENDPOINT_PERMISSIONS.items() if not set(need) & perms}
+    if not {"org_management", "org_connections_write"} & perms or "/api/v2/org" in offline:
+        missing |= {"orgs", "orgs.children"}
+    if "/api/v1/org/{public_id}" in offline:
+        missing |= {"orgs", "orgs.settings"}
+    if "org_app_keys_read" not in perms:
         missing.add("application_keys")
+        if "service_account_write" not in perms or "users" in missing:
+            missing.add("application_keys.service_accounts")
     return missing
 
 
@@ -97,6 +119,8 @@ def visible_app_keys(org: Org, target: SimTarget) -> list[ApplicationKey]:
     """The application keys the collector sees: all, or only service accounts' (fallback)."""
     if "org_app_keys_read" in target.permissions:
         return list(org.app_keys)
+    if "service_account_write" not in target.permissions:
+        return []
     sa_ids = {u.id for u in org.users if u.service_account}
     return [k for k in org.app_keys if k.owner_id in sa_ids]
 
@@ -111,9 +135,9 @@ def _missing(
 ) -> dict[str, set[str]]:
     out: dict[str, set[str]] = defaultdict(set)
     for t in estate.targets:
-        out[t.org_public_id] |= set((forbidden or {}).get(t.name, set()))
+        out[t.org_public_id] |= with_parts((forbidden or {}).get(t.name, set()))
         if derive:
-            out[t.org_public_id] |= derived_forbidden(t)
+            out[t.org_public_id] |= derived_forbidden(t, estate.org(t.org_public_id))
     return out
 
 
@@ -133,7 +157,9 @@ def expected_findings(
     out: set[Finding] = set()
     for target in estate.targets:
         for endpoint in sorted(missing[target.org_public_id]):
-            out.add(("DDA-SCAN-001", target.site, target.org_public_id, "collection", endpoint))
+            if "." not in endpoint:  # a part's gap is its endpoint's DDA-SCAN-001
+                out.add(("DDA-SCAN-001", target.site, target.org_public_id, "collection",
+                         endpoint))
     scanned = {t.org_public_id: t for t in estate.targets}
     orgs = [o for o in estate.orgs if o.public_id in scanned]
     raw: set[Finding] = set()
@@ -178,7 +204,8 @@ def _key_rules(
 ) -> set[Finding]:
     """KEY-001..007.
 
-    KEY-001/002: last use older than stale_days; or never used (null, org tracks use of that
+    KEY-001/002: last use (KEY-002: `date_last_used`, else the 90-day window's) older than
+    stale_days; or never used (null, org tracks use of that
     key kind) and created more than stale_days ago. KEY-003: created more than rotation_days
     ago (each kind). KEY-004: owned by a service account, scopes null or empty. KEY-005: a
     scope is privileged. KEY-006: API key created by a disabled user or a non-user. KEY-007:
@@ -203,7 +230,8 @@ def _key_rules(
     stale(
         "DDA-KEY-001", "application_key", [(k.id, k.created_at, k.last_used_at) for k in app_keys]
     )
-    stale("DDA-KEY-002", "api_key", [(k.id, k.created_at, k.date_last_used) for k in org.api_keys])
+    stale("DDA-KEY-002", "api_key",
+          [(k.id, k.created_at, k.last_use_seen(now)) for k in org.api_keys])
     both: list[tuple[str, ApplicationKey | ApiKey]] = [
         *(("application_key", k) for k in app_keys),
         *(("api_key", k) for k in org.api_keys),

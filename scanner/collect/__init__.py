@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from scanner.collect.base import Coverage, Family, TargetContext, guarded
 from scanner.collect.connections import collect_okta_accounts, collect_org_connections
+from scanner.collect.identity import check_key_pair
 from scanner.collect.keys import collect_api_keys, collect_application_keys
 from scanner.collect.mappings import collect_authn_mappings, collect_teams
 from scanner.collect.orgs import collect_orgs
 from scanner.collect.roles import collect_permissions, collect_roles
 from scanner.collect.users import collect_users
+from scanner.store.schema import ENDPOINTS
 
-# Endpoint name (INTERFACES.md) -> collector; `orgs` runs first since it names the org.
+log = logging.getLogger(__name__)
+
+# Endpoint name (docs/outputs.md) -> collector; `orgs` runs first since it names the org.
 FAMILIES: dict[str, Family] = {
     "users": collect_users,
     "roles": collect_roles,
@@ -30,8 +35,15 @@ async def collect_target(ctx: TargetContext) -> list[Coverage]:
     """Collect every API family of one target; return one coverage record per endpoint.
 
     Each family is guarded on its own (see `guarded`): one that fails, expectedly or not,
-    costs its endpoint only.
+    costs its endpoint only. A key pair the site refuses outright (see `check_key_pair`)
+    is named as such on every endpoint, and nothing more is asked.
     """
+    refused = await check_key_pair(ctx)
+    if refused is not None:
+        refused = ctx.client.scrub(refused)
+        # One line says it all: no warning per endpoint repeats it.
+        log.warning("target %s: %s; nothing else was requested", ctx.target.name, refused)
+        return [Coverage(e, "forbidden", 0, None, refused) for e in ENDPOINTS]
     results = [await guarded("orgs", collect_orgs, ctx)]
     users: asyncio.Future[Coverage] = asyncio.get_running_loop().create_future()
     ctx.users_coverage = users

@@ -17,6 +17,7 @@ from scanner.errors import APIError, DDAuditError, ForbiddenError
 from scanner.progress import Reporter
 from scanner.progress import current as current_reporter
 from scanner.redact import redact
+from scanner.store.schema import INPUT_PARTS
 from scanner.store.writer import SnapshotWriter
 from scanner.timeutil import parse_timestamp
 
@@ -32,16 +33,19 @@ class Coverage:
     collected: int
     expected: int | None
     error: str | None = None
+    # Status of each part of a split input (schema.INPUT_PARTS) known to differ from the
+    # endpoint's own; a part not named here has the endpoint's status.
+    parts: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def counted(cls, endpoint: str, collected: int, expected: int | None,
-                note: str | None = None) -> Coverage:
+                note: str | None = None, parts: Mapping[str, str] | None = None) -> Coverage:
         """Complete when the API's own total was reached (or none was given), else partial."""
         if expected is not None and collected < expected:
             detail = f"collected {collected} of the {expected} the API reported"
             return cls(endpoint, "partial", collected, expected,
-                       f"{note}; {detail}" if note else detail)
-        return cls(endpoint, "complete", collected, expected, note)
+                       f"{note}; {detail}" if note else detail, dict(parts or {}))
+        return cls(endpoint, "complete", collected, expected, note, dict(parts or {}))
 
 
 @dataclass
@@ -57,6 +61,9 @@ class TargetContext:
     org_name: str | None = None
     service_account_ids: list[str] = field(default_factory=list)
     users_coverage: asyncio.Future[Coverage] | None = None
+    # The answer of GET /api/v2/current_user (or the error it gave) once the key-pair
+    # check has asked: it names the org, so identifying the org need not ask again.
+    current_user: Any | APIError = None
     progress: Reporter = field(default_factory=current_reporter)
 
     def tag(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -137,6 +144,11 @@ class Tally:
     seen: set[str] = field(default_factory=set)
     unparseable: int = 0
     on_page: Callable[[int], None] | None = None  # progress: items of each page
+    parts: dict[str, str] = field(default_factory=dict)  # see Coverage.parts
+
+    def add_note(self, text: str) -> None:
+        """Append one more sentence to the coverage note."""
+        self.note = f"{self.note}; {text}" if self.note else text
 
     def page_done(self, items: int) -> None:
         """Report one more page of `items` to whoever follows the progress."""
@@ -189,9 +201,11 @@ async def _coverage_of(endpoint: str, family: Family, ctx: TargetContext,
     try:
         await family(ctx, tally)
     except ForbiddenError as exc:
-        return Coverage(endpoint, "forbidden", tally.collected, tally.expected, str(exc))
+        return Coverage(endpoint, "forbidden", tally.collected, tally.expected, str(exc),
+                        tally.parts)
     except APIError as exc:
-        return Coverage(endpoint, "failed", tally.collected, tally.expected, str(exc))
+        return Coverage(endpoint, "failed", tally.collected, tally.expected, str(exc),
+                        tally.parts)
     except DDAuditError:
         raise
     except Exception as exc:
@@ -199,13 +213,15 @@ async def _coverage_of(endpoint: str, family: Family, ctx: TargetContext,
                   ctx.target.name, exc_info=True)
         return Coverage(endpoint, "failed", tally.collected, tally.expected,
                         unexpected_error(exc))
+    if tally.parts:  # the parts it did not mark were collected whole
+        tally.parts = {p: tally.parts.get(p, "complete") for p in INPUT_PARTS[endpoint]}
     if tally.unparseable:
-        skipped = f"{tally.unparseable} item(s) without a usable id were skipped"
         tally.incomplete = True
-        tally.note = f"{tally.note}; {skipped}" if tally.note else skipped
+        tally.add_note(f"{tally.unparseable} item(s) without a usable id were skipped")
     if tally.incomplete:
-        return Coverage(endpoint, "partial", tally.collected, tally.expected, tally.note)
-    return Coverage.counted(endpoint, tally.collected, tally.expected, tally.note)
+        return Coverage(endpoint, "partial", tally.collected, tally.expected, tally.note,
+                        tally.parts)
+    return Coverage.counted(endpoint, tally.collected, tally.expected, tally.note, tally.parts)
 
 
 def unexpected_error(exc: BaseException) -> str:
@@ -244,6 +260,7 @@ async def consume(
     """
     first = True
     expected: int | None = None
+    listed = 0
     async with aclosing(pages):
         async for page in pages:
             if total_of is not None:
@@ -253,12 +270,18 @@ async def consume(
                     tally.add_expected(total)
                 elif total != expected and not tally.incomplete:
                     tally.incomplete = True
-                    tally.note = (f"the API's total changed from {expected} to {total} "
-                                  "during collection; items may have been missed")
+                    tally.add_note(f"the API's total changed from {expected} to {total} "
+                                   "during collection; items may have been missed")
             first = False
+            listed += len(page.data)
             for table, rows in (await rows_of(to_rows, ctx, tally, page)).items():
                 await ctx.writer.put(table, rows)
             tally.page_done(len(page.data))
+    if expected is not None and listed > expected and not tally.incomplete:
+        # The pages went on past the total (a full last page means "keep reading"): the
+        # listing ended on a short page, so what was read is the whole of it.
+        tally.add_note(f"the API's total under-reports: it said {expected}, {listed} were "
+                       "listed up to the last, short page")
 
 
 def leak_of(item: Mapping[str, Any], included: Mapping[tuple[str, str], Mapping[str, Any]]

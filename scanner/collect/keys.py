@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
@@ -11,6 +12,7 @@ from scanner.collect.base import (
     PageRows,
     Tally,
     TargetContext,
+    as_bool,
     as_str,
     attrs,
     consume,
@@ -27,10 +29,13 @@ PER_ACCOUNT_CONCURRENCY = 8
 
 
 async def collect_application_keys(ctx: TargetContext, tally: Tally) -> None:
-    """Prefer the org-wide listing (a few pages); fall back to one listing per service account."""
-    pages = ctx.client.pages_by_number(
-        "/api/v2/application_keys", {"include": "owned_by"}, total_of="total_filtered_count"
-    )
+    """Prefer the org-wide listing (a few pages); fall back to one listing per service account.
+
+    No `include=owned_by`: every org-wide item names its owner in `relationships` anyway,
+    and the owners' user objects would only make each answer larger.
+    """
+    pages = ctx.client.pages_by_number("/api/v2/application_keys",
+                                       total_of="total_filtered_count")
     try:
         await consume(ctx, tally, pages, _org_rows, total_of="total_filtered_count")
         return
@@ -48,8 +53,12 @@ def _org_rows(ctx: TargetContext, tally: Tally, page: Page) -> PageRows:
 async def _per_service_account(ctx: TargetContext, tally: Tally, cause: ForbiddenError) -> None:
     """List the keys of each service account, the org-wide listing being forbidden.
 
-    Never complete: keys owned by human users have no per-owner listing a key pair
-    without org_app_keys_read may read, so the endpoint is partial whatever was found.
+    The per-account listing needs service_account_write, which read-only auditors rarely
+    hold: one account is asked first, and a refusal there ends the fallback with one
+    forbidden request rather than one per account. Never complete: keys owned by human
+    users have no per-owner listing such a key pair may read, so the endpoint is partial
+    whatever was found; the service accounts' keys (part `service_accounts`) can still be
+    whole, and the rules that need only those are then assessed.
     """
     if ctx.users_coverage is None:
         raise cause
@@ -70,13 +79,20 @@ async def _per_service_account(ctx: TargetContext, tally: Tally, cause: Forbidde
             await consume(ctx, tally, pages, rows, total_of="total_filtered_count")
 
     accounts = list(ctx.service_account_ids)
-    results = await asyncio.gather(*(one(a) for a in accounts), return_exceptions=True)
-    failures = [r for r in results if isinstance(r, BaseException)]
+    failures: list[BaseException] = []
+    if accounts:
+        try:
+            await one(accounts[0])
+        except ForbiddenError as exc:
+            raise ForbiddenError(f"{cause}; the per-service-account fallback is forbidden "
+                                 f"too: {exc}", status=exc.status) from None
+        except APIError as exc:
+            failures.append(exc)
+    results = await asyncio.gather(*(one(a) for a in accounts[1:]), return_exceptions=True)
+    failures += [r for r in results if isinstance(r, BaseException)]
     for failure in failures:
         if not isinstance(failure, APIError):
             raise failure
-    if failures and len(failures) == len(results) and tally.collected == 0:
-        raise failures[0]
     notes = [f"org-wide listing forbidden (needs org_app_keys_read): collected the keys of "
              f"{len(accounts) - len(failures)} service accounts; keys owned by users cannot "
              "be listed"]
@@ -84,12 +100,14 @@ async def _per_service_account(ctx: TargetContext, tally: Tally, cause: Forbidde
         notes.append(f"the user list is {users.status}, so keys of unlisted service accounts "
                      "are missing")
     if failures:
-        notes.append(f"{len(failures)} of {len(results)} service-account listings failed: "
+        notes.append(f"{len(failures)} of {len(accounts)} service-account listings failed: "
                      f"{failures[0]}")
+    whole = users.status == "complete" and not failures and not tally.incomplete
     if tally.note:  # a listing whose total changed meanwhile, say
         notes.append(tally.note)
     tally.incomplete = True
     tally.note = "; ".join(notes)
+    tally.parts["service_accounts"] = "complete" if whole else "partial"
 
 
 def _key_rows(ctx: TargetContext, tally: Tally, page: Page, *, listing: str,
@@ -151,15 +169,24 @@ def _api_key_rows(ctx: TargetContext, tally: Tally, page: Page) -> PageRows:
 
 
 def parse_api_key(item: dict[str, Any], included: Any) -> dict[str, Any]:
-    """Map one `api_keys` object to a row (last use is `date_last_used`)."""
+    """Map one `api_keys` object to a row.
+
+    Last use: `date_last_used` (the spec's field) and `last_used_date.timestamp` (what
+    real answers carry beside it: the last use within the 90 days Datadog keeps), either
+    of which may be null while the other holds the use.
+    """
     a = attrs(item)
     leaked, leak_date, leak_source = leak_of(item, included)
+    window = a.get("last_used_date")
     return {
         "id": item_id(item),
         "name": as_str(a.get("name")),
         "category": as_str(a.get("category")),
         "created_at": parse_timestamp(a.get("created_at")),
         "date_last_used": parse_timestamp(a.get("date_last_used")),
+        "last_used_date": parse_timestamp(window.get("timestamp"))
+        if isinstance(window, Mapping) else None,
+        "used_in_last_24_hours": as_bool(a.get("used_in_last_24_hours")),
         "created_by_id": rel_id(item, "created_by"),
         "modified_by_id": rel_id(item, "modified_by"),
         "leaked": leaked,

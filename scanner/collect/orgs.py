@@ -14,42 +14,32 @@ from scanner.collect.base import (
     attrs,
     item_id,
     raw_json,
-    rel_id,
-    rel_ids,
 )
+from scanner.collect.identity import identify_org
 from scanner.errors import APIError, ForbiddenError
 from scanner.timeutil import parse_timestamp
 
 
 async def collect_orgs(ctx: TargetContext, tally: Tally) -> None:
-    """Identify the target's org, read its settings, and list the orgs it manages."""
-    children: list[Mapping[str, Any]] = []
-    try:
-        managed = await ctx.client.get("/api/v2/org")
-        current, children = _parse_managed(managed)
-    except ForbiddenError as exc:
-        # Listing managed orgs needs org_management; the org's identity does not.
-        current = await _current_org_from_user(ctx)
+    """Identify the target's org, read its settings, and list the orgs it manages.
+
+    The endpoint splits in two parts (schema.INPUT_PARTS): `settings` (the org's SAML and
+    sharing settings, for DDA-ORG-001..006 and DDA-MAP-004) and `children` (the managed
+    orgs, for DDA-ORG-007). Either may be missing while the other is whole; what was
+    read is written whatever failed after it.
+    """
+    identity = await identify_org(ctx)
+    ctx.org_uuid = item_id(identity.org)
+    ctx.org_public_id = as_str(attrs(identity.org).get("public_id"))
+    ctx.org_name = as_str(attrs(identity.org).get("name"))
+    if note := identity.note():
+        tally.add_note(note)
+    if identity.children_error is not None:
         tally.incomplete = True
-        tally.note = f"managed child orgs not listed: {exc}"
-    if current is None:
-        raise APIError("could not identify the org of this key pair")
-    ctx.org_uuid = item_id(current)
-    ctx.org_public_id = as_str(attrs(current).get("public_id"))
-    ctx.org_name = as_str(attrs(current).get("name"))
-    settings_org: Mapping[str, Any] = {}
-    if ctx.org_public_id:
-        public_id = path_segment(ctx.org_public_id, "the org public id")
-        body = await ctx.client.get(f"/api/v1/org/{public_id}")
-        org = body.get("org") if isinstance(body, Mapping) else None
-        if isinstance(org, Mapping):
-            settings_org = org
-            ctx.org_name = as_str(org.get("name")) or ctx.org_name
-        else:
-            _missing_settings(tally, f"GET /api/v1/org/{public_id} gave no 'org' object")
-    else:
-        _missing_settings(tally, "the org's public id is unknown, so /api/v1/org/{public_id} "
-                                 "could not be read")
+        tally.parts["children"] = _status_of(identity.children_error)
+        tally.add_note(f"managed child orgs not listed: {identity.children_error}")
+    settings_org = await _read_settings(ctx, tally)
+    children = identity.children
     tally.add_expected(1 + len(children))
     rows = [ctx.tag(_self_row(ctx, settings_org))]
     tally.first_time(ctx.org_uuid or ctx.org_public_id or "self")
@@ -63,39 +53,35 @@ async def collect_orgs(ctx: TargetContext, tally: Tally) -> None:
     await ctx.writer.put("org_autocreate_domains", [ctx.tag({"domain": d}) for d in domains])
 
 
-def _missing_settings(tally: Tally, why: str) -> None:
+async def _read_settings(ctx: TargetContext, tally: Tally) -> Mapping[str, Any]:
+    """GET /api/v1/org/{public_id}; on any failure, note it and return no settings."""
+    if not ctx.org_public_id:
+        _missing_settings(tally, "failed", "the org's public id is unknown, so "
+                          "/api/v1/org/{public_id} could not be read")
+        return {}
+    public_id = path_segment(ctx.org_public_id, "the org public id")
+    try:
+        body = await ctx.client.get(f"/api/v1/org/{public_id}")
+    except APIError as exc:
+        _missing_settings(tally, _status_of(exc), str(exc))
+        return {}
+    org = body.get("org") if isinstance(body, Mapping) else None
+    if not isinstance(org, Mapping):
+        _missing_settings(tally, "failed", f"GET /api/v1/org/{public_id} gave no 'org' object")
+        return {}
+    ctx.org_name = as_str(org.get("name")) or ctx.org_name
+    return org
+
+
+def _status_of(exc: APIError) -> str:
+    return "forbidden" if isinstance(exc, ForbiddenError) else "failed"
+
+
+def _missing_settings(tally: Tally, status: str, why: str) -> None:
     """Mark the org's row incomplete: its SAML and sharing settings were not read."""
     tally.incomplete = True
-    detail = f"the org's SAML and sharing settings were not collected: {why}"
-    tally.note = f"{tally.note}; {detail}" if tally.note else detail
-
-
-def _parse_managed(body: Any) -> tuple[Mapping[str, Any] | None, list[Mapping[str, Any]]]:
-    if not isinstance(body, Mapping) or not isinstance(body.get("data"), Mapping):
-        raise APIError("GET /api/v2/org: response has no 'data' object")
-    data = body["data"]
-    included = [i for i in body.get("included") or [] if isinstance(i, Mapping)]
-    by_id = {item_id(i): i for i in included}
-    current_id = rel_id(data, "current_org") or item_id(data)
-    current = by_id.get(current_id) or {"id": current_id, "attributes": {}}
-    children = [
-        by_id.get(cid) or {"id": cid, "attributes": {}}
-        for cid in rel_ids(data, "managed_orgs")
-        if cid != current_id
-    ]
-    return current, children
-
-
-async def _current_org_from_user(ctx: TargetContext) -> Mapping[str, Any] | None:
-    body = await ctx.client.get("/api/v2/current_user")
-    data = body.get("data") if isinstance(body, Mapping) else None
-    if not isinstance(data, Mapping):
-        return None
-    org_id = rel_id(data, "org")
-    for inc in body.get("included") or []:
-        if isinstance(inc, Mapping) and inc.get("type") == "orgs" and inc.get("id") == org_id:
-            return inc
-    return {"id": org_id, "attributes": {}} if org_id else None
+    tally.parts["settings"] = status
+    tally.add_note(f"the org's SAML and sharing settings were not collected: {why}")
 
 
 def _enabled(settings: Mapping[str, Any], name: str) -> bool | None:

@@ -150,6 +150,7 @@ class Factory:
         used_days: int | None,
         leak: Leak | None = None,
         category: str = "default",
+        reports_date_last_used: bool = True,
     ) -> ApiKey:
         """Add an API key created by `creator_id` (which need not be a user of the org)."""
         created = self.ago(created_days)
@@ -164,6 +165,7 @@ class Factory:
             category=category,
             last4=self.hex(4),
             leak=leak,
+            reports_date_last_used=reports_date_last_used,
         )
         org.api_keys.append(key)
         return key

@@ -102,19 +102,29 @@ def validate(ctx: Ctx) -> Answer:
 
 
 def current_user(ctx: Ctx) -> Answer:
-    """GET /api/v2/current_user: the owner of the calling application key."""
+    """GET /api/v2/current_user: the owner of the calling application key.
+
+    `included` holds the user's org (UserResponseIncludedItem: Organization | Permission |
+    Role in the spec; no recording exists), then its roles and their permissions.
+    """
     me = ctx.org.user(ctx.org.current_user_id)
     if me is None:
         return 404, {"errors": ["Not found"]}
     return 200, {
         "data": render.user(me, ctx.org),
-        "included": dedupe(_roles_with_permissions(ctx.org, list(me.role_ids))),
+        "included": [render.org_v2(ctx.org),
+                     *dedupe(_roles_with_permissions(ctx.org, list(me.role_ids)))],
     }
 
 
 def list_users(ctx: Ctx) -> Answer:
-    """GET /api/v2/users: roles and their permissions in `included`."""
-    size, number = page_params(ctx.query)
+    """GET /api/v2/users: roles and their permissions in `included`, up to 1000 a page.
+
+    As the 2026 recordings show, the answer says how large a page it serves in
+    `meta.page.max_page_size` (an org may be set to serve less: `users_page_limit`).
+    """
+    largest = ctx.org.users_page_limit
+    size, number = page_params(ctx.query, largest=largest)
     statuses = {s.strip() for s in ctx.query.get("filter[status]", "").split(",") if s.strip()}
     text = ctx.query.get("filter")
     matched = [
@@ -135,7 +145,8 @@ def list_users(ctx: Ctx) -> Answer:
     if extra:
         body["included"] = extra
     body["meta"] = {
-        "page": {"total_count": len(ctx.org.users), "total_filtered_count": len(matched)}
+        "page": {"total_count": len(ctx.org.users), "total_filtered_count": len(matched),
+                 "max_page_size": largest}
     }
     return 200, body
 

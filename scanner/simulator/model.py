@@ -97,6 +97,25 @@ class ApiKey:
     last4: str
     remote_config_read_enabled: bool = True
     leak: Leak | None = None
+    # False: the answer leaves `date_last_used` null and carries the use only in
+    # `last_used_date.timestamp`, which holds the last 90 days only (as real answers may).
+    reports_date_last_used: bool = True
+
+    def last_use_seen(self, now: datetime) -> datetime | None:
+        """The last use an API answer shows: `date_last_used`, else the 90-day window's."""
+        if self.reports_date_last_used:
+            return self.date_last_used
+        return window_use(self.date_last_used, now)
+
+
+LAST_USE_WINDOW_DAYS = 90
+
+
+def window_use(used: datetime | None, now: datetime) -> datetime | None:
+    """`used` if it falls within the window Datadog keeps API-key use for, else None."""
+    if used is None or (now - used).total_seconds() > LAST_USE_WINDOW_DAYS * 86400:
+        return None
+    return used
 
 
 @dataclass(frozen=True)
@@ -181,6 +200,10 @@ class Org:
     connections: list[OrgConnection] = field(default_factory=list)
     okta_accounts: list[OktaAccount] = field(default_factory=list)
     current_user_id: str = ""
+    # Route paths (as in server.ROUTES) this org's site does not offer: they answer 404.
+    missing_endpoints: frozenset[str] = frozenset()
+    users_page_limit: int = 1000  # the largest users page it serves
+    total_shortfall: int = 0  # its listings' meta.page totals under-report by this many
 
     @property
     def ref(self) -> OrgRef:

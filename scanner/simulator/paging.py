@@ -23,12 +23,16 @@ def _int(query: Mapping[str, str], name: str, default: int) -> int:
         raise BadRequest(f"Invalid value for parameter {name}: {raw!r} is not an integer") from None
 
 
-def page_params(query: Mapping[str, str], default_size: int = 10) -> tuple[int, int]:
-    """`(size, number)` from `page[size]` and `page[number]`; BadRequest when out of range."""
+def page_params(query: Mapping[str, str], default_size: int = 10,
+                largest: int = MAX_PAGE_SIZE) -> tuple[int, int]:
+    """`(size, number)` from `page[size]` and `page[number]`; BadRequest when out of range.
+
+    `largest`: the listing's own maximum (the users listing serves up to 1000).
+    """
     size = _int(query, "page[size]", default_size)
     number = _int(query, "page[number]", 0)
-    if size < 1 or size > MAX_PAGE_SIZE:
-        raise BadRequest(f"page[size] must be between 1 and {MAX_PAGE_SIZE}, got {size}")
+    if size < 1 or size > largest:
+        raise BadRequest(f"page[size] must be between 1 and {largest}, got {size}")
     if number < 0:
         raise BadRequest(f"page[number] must be greater than or equal to 0, got {number}")
     return size, number

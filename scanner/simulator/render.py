@@ -17,6 +17,7 @@ from scanner.simulator.model import (
     Role,
     Team,
     User,
+    window_use,
 )
 from scanner.simulator.permissions import Permission
 
@@ -191,8 +192,13 @@ def app_key(k: ApplicationKey, *, owned_by: bool, extra: Json | None = None) -> 
 
 
 def api_key(k: ApiKey, now: datetime) -> Json:
-    """A `PartialAPIKey` with the undocumented last-use trio seen in the 2025 cassette."""
-    used = ts(k.date_last_used)
+    """A `PartialAPIKey` with the undocumented last-use trio seen in the 2025 cassette.
+
+    `last_used_date.timestamp` holds the use of the last 90 days only; `date_last_used`
+    is null for a key that does not report it (`reports_date_last_used`).
+    """
+    used = ts(k.date_last_used) if k.reports_date_last_used else None
+    window = ts(window_use(k.date_last_used, now))
     return {
         "type": "api_keys",
         "id": k.id,
@@ -206,7 +212,7 @@ def api_key(k: ApiKey, now: datetime) -> Json:
             "date_last_used": used,
             "used_in_last_24_hours": k.date_last_used is not None
             and (now - k.date_last_used).total_seconds() < 86400,
-            "last_used_date": {"timestamp": used, "description": LAST_USED_DESCRIPTION},
+            "last_used_date": {"timestamp": window, "description": LAST_USED_DESCRIPTION},
         },
         "relationships": {
             "created_by": _ref("users", k.created_by_id),

@@ -156,6 +156,13 @@ def api_keys(f: Factory, org: Org) -> None:
     f.api_key(
         org, me, "leaked-agent", created_days=100, used_days=1, leak=f.leak(3, "public_repository")
     )
+    # Keys whose answers leave date_last_used null and show use only in last_used_date
+    # (the 90-day window). Near miss: used 10 days ago, seen only there. KEY-002: used 200
+    # days ago, outside the window, so no use is seen at all.
+    f.api_key(org, me, "window-only-agent", created_days=300, used_days=10,
+              reports_date_last_used=False)
+    f.api_key(org, me, "window-expired-agent", created_days=300, used_days=200,
+              reports_date_last_used=False)
 
 
 def untracked_use(f: Factory, org: Org) -> None:

@@ -75,6 +75,15 @@ def _json(status: int, body: object, headers: dict[str, str] | None = None) -> w
     )
 
 
+def _under_report(body: dict[str, Any], shortfall: int) -> None:
+    """Lower the totals of `meta.page` by `shortfall`, as a stale count would."""
+    page = body.get("meta", {}).get("page")
+    if isinstance(page, dict):
+        for name in ("total_count", "total_filtered_count"):
+            if isinstance(page.get(name), int):
+                page[name] = max(0, page[name] - shortfall)
+
+
 def _sizes(org: Org) -> tuple[int, ...]:
     return (len(org.users), len(org.roles), len(org.app_keys), len(org.api_keys),
             len(org.mappings), len(org.teams), len(org.connections), len(org.okta_accounts))
@@ -226,9 +235,11 @@ class SimulatedDatadog:
                                 headers=headers)
         if verdict.limited:
             return _json(429, {"errors": ["Too many requests"]}, headers)
+        org = self.estate.org(target.org_public_id)
+        if route.path in org.missing_endpoints:  # the org's site does not offer it
+            return _json(404, {"errors": ["Not found"]}, headers)
         if route.permissions and not set(route.permissions) & target.permissions:
             return _json(403, {"errors": ["Forbidden"]}, headers)
-        org = self.estate.org(target.org_public_id)
         query = tuple(sorted(i for i in request.query.items() if i != ("page[number]", "0")))
         key = (org.public_id, request.path, query, _sizes(org))
         cached = self._cache.get(key) if self.cache else None
@@ -239,6 +250,8 @@ class SimulatedDatadog:
                 status, body = route.handler(ctx)
             except BadRequest as exc:
                 status, body = 400, {"errors": [str(exc)]}
+            if org.total_shortfall:
+                _under_report(body, org.total_shortfall)
             cached = (status, json.dumps(body, separators=(",", ":")))
             if self.cache:
                 self._cache[key] = cached

@@ -114,6 +114,9 @@ coverage = Table(
     Column("collected", Integer, nullable=False),
     Column("expected", Integer),
     Column("error", Text),
+    # JSON object {part: status} for an endpoint whose input splits (INPUT_PARTS), e.g.
+    # {"settings": "complete", "children": "forbidden"} for orgs; NULL: no split recorded.
+    Column("parts", Text),
     Index("ix_coverage_scan", "scan_id"),
 )
 
@@ -210,6 +213,10 @@ api_keys = _scoped(
     Column("category", String(64)),
     Column("created_at", DateTime),
     Column("date_last_used", DateTime),
+    # `last_used_date.timestamp`: the last use within the window Datadog keeps (90 days),
+    # which real answers may carry while `date_last_used` is null.
+    Column("last_used_date", DateTime),
+    Column("used_in_last_24_hours", Boolean),
     Column("created_by_id", String(64)),
     Column("modified_by_id", String(64)),
     Column("leaked", Boolean, nullable=False),
@@ -347,7 +354,7 @@ ENDPOINT_TABLES: dict[str, tuple[str, ...]] = {
 SCAN_TABLES: tuple[Table, ...] = (*POPULATION_TABLES.values(), targets, coverage, findings,
                                   scan_shards, suppression_usage)
 
-# Coverage endpoint names (INTERFACES.md), in report order.
+# Coverage endpoint names (docs/outputs.md), in report order.
 ENDPOINTS: tuple[str, ...] = (
     "orgs",
     "users",
@@ -360,3 +367,16 @@ ENDPOINTS: tuple[str, ...] = (
     "org_connections",
     "okta_accounts",
 )
+
+# Endpoints whose input splits into parts that can be complete while the endpoint is not:
+# a rule input may name `endpoint.part` (see docs/rules.md). A part without a coverage
+# record of its own has the endpoint's status.
+INPUT_PARTS: dict[str, tuple[str, ...]] = {
+    # which org the key pair belongs to (its UUID, which the connection rules match on);
+    # the org's own SAML and sharing settings; the child orgs it manages
+    "orgs": ("identity", "settings", "children"),
+    # the keys of service accounts (whichever listing gave them); every key is the endpoint
+    "application_keys": ("service_accounts",),
+}
+RULE_INPUTS: tuple[str, ...] = (
+    *ENDPOINTS, *(f"{e}.{p}" for e, parts in INPUT_PARTS.items() for p in parts))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -97,10 +98,16 @@ def test_recorded_application_keys_scopes_and_leaks(reference_dir: Path) -> None
     assert all(r["owner_id"] for r in rows)
 
 
-def test_recorded_api_key_uses_date_last_used(reference_dir: Path) -> None:
+def test_recorded_api_key_reads_both_last_use_fields(reference_dir: Path) -> None:
     body = _first_get(reference_dir, "test_get_all_api_keys_returns_ok_response.yaml")
-    (row,) = [parse_api_key(i, {}) for i in body["data"]]
+    (item,) = body["data"]
+    row = parse_api_key(item, {})
     assert row["date_last_used"] is None and row["created_by_id"] and not row["leaked"]
+    assert row["last_used_date"] is None and row["used_in_last_24_hours"] is False
+    # The same recorded item with a use only in the 90-day window object.
+    item["attributes"]["last_used_date"]["timestamp"] = "2025-09-01T10:00:00.123456+00:00"
+    assert parse_api_key(item, {})["last_used_date"] == datetime(2025, 9, 1, 10, 0, 0, 123456)
+    assert parse_api_key(item, {})["date_last_used"] is None
 
 
 def test_recorded_okta_domain_is_normalised(reference_dir: Path) -> None:

@@ -42,10 +42,10 @@ async def test_base_url_is_the_site_unless_custom_endpoints_are_allowed(
 async def test_sends_both_keys_and_pages_from_zero(session: aiohttp.ClientSession) -> None:
     client = DatadogClient(session, TARGET, policy=FAST)
     with aioresponses() as mock:
-        url = re.compile(re.escape(BASE) + r"/api/v2/users\?.*")
+        url = re.compile(re.escape(BASE) + r"/api/v2/roles\?.*")
         mock.get(url, payload={"data": _users(100), "meta": {"page": {"total_count": 130}}})
         mock.get(url, payload={"data": _users(30, 100), "meta": {"page": {"total_count": 130}}})
-        pages = [p async for p in client.pages_by_number("/api/v2/users")]
+        pages = [p async for p in client.pages_by_number("/api/v2/roles")]
         calls = [(str(k[1]), c) for k, v in mock.requests.items() for c in v]
     assert [len(p.data) for p in pages] == [100, 30]
     numbers = sorted(c.kwargs["params"]["page[number]"] for _, c in calls)
@@ -55,14 +55,64 @@ async def test_sends_both_keys_and_pages_from_zero(session: aiohttp.ClientSessio
     assert all(c.kwargs["params"]["page[size]"] == "100" for _, c in calls)
 
 
-async def test_stops_at_the_total_even_when_pages_stay_full(session: aiohttp.ClientSession) -> None:
+async def test_a_full_last_page_reads_on_to_a_short_page(
+    session: aiohttp.ClientSession,
+) -> None:
+    client = DatadogClient(session, TARGET, policy=FAST)
+    with aioresponses() as mock:
+        url = re.compile(re.escape(BASE) + r"/api/v2/roles\?.*")
+        meta = {"page": {"total_count": 100}}  # the total under-reports: 220 exist
+        mock.get(url, payload={"data": _users(100), "meta": meta})
+        mock.get(url, payload={"data": _users(100, 100), "meta": meta})
+        mock.get(url, payload={"data": _users(20, 200), "meta": meta})
+        pages = [p async for p in client.pages_by_number("/api/v2/roles")]
+        numbers = [c.kwargs["params"]["page[number]"] for v in mock.requests.values() for c in v]
+    assert [len(p.data) for p in pages] == [100, 100, 20]
+    assert numbers == ["0", "1", "2"]
+
+
+async def test_a_full_page_repeating_forever_is_a_pagination_loop(
+    session: aiohttp.ClientSession,
+) -> None:
     client = DatadogClient(session, TARGET, policy=FAST)
     with aioresponses() as mock:
         url = re.compile(re.escape(BASE) + r"/api/v2/roles\?.*")
         mock.get(url, payload={"data": _users(100), "meta": {"page": {"total_count": 100}}},
                  repeat=True)
-        pages = [p async for p in client.pages_by_number("/api/v2/roles")]
-    assert len(pages) == 1
+        with pytest.raises(APIError, match="pagination loop"):
+            _ = [p async for p in client.pages_by_number("/api/v2/roles")]
+
+
+async def test_users_are_asked_for_1000_a_page_and_fall_back_to_100_on_a_400(
+    session: aiohttp.ClientSession,
+) -> None:
+    client = DatadogClient(session, TARGET, policy=FAST)
+    with aioresponses() as mock:
+        url = re.compile(re.escape(BASE) + r"/api/v2/users\?.*")
+        mock.get(url, status=400, payload={"errors": ["page[size] must be at most 100"]})
+        mock.get(url, payload={"data": _users(100), "meta": {"page": {"total_count": 150}}})
+        mock.get(url, payload={"data": _users(50, 100), "meta": {"page": {"total_count": 150}}})
+        pages = [p async for p in client.pages_by_number("/api/v2/users")]
+        sizes = [c.kwargs["params"]["page[size]"] for v in mock.requests.values() for c in v]
+    assert [len(p.data) for p in pages] == [100, 50]
+    assert sizes == ["1000", "100", "100"]
+    assert client.page_size("/api/v2/users") == 100  # remembered for the rest of the scan
+
+
+async def test_a_smaller_max_page_size_in_the_answer_is_learnt(
+    session: aiohttp.ClientSession,
+) -> None:
+    client = DatadogClient(session, TARGET, policy=FAST)
+    with aioresponses() as mock:
+        url = re.compile(re.escape(BASE) + r"/api/v2/users\?.*")
+        meta = {"page": {"total_count": 900, "max_page_size": 500}}
+        mock.get(url, payload={"data": _users(500), "meta": meta})  # page 0, cut to 500
+        mock.get(url, payload={"data": _users(400, 500), "meta": meta})
+        pages = [p async for p in client.pages_by_number("/api/v2/users")]
+        params = [c.kwargs["params"] for v in mock.requests.values() for c in v]
+    assert [len(p.data) for p in pages] == [500, 400]
+    assert [(p["page[size]"], p["page[number]"]) for p in params] == [("1000", "0"),
+                                                                      ("500", "1")]
 
 
 async def test_offset_paging_for_org_connections(session: aiohttp.ClientSession) -> None:
@@ -104,7 +154,8 @@ async def test_403_is_forbidden_with_the_api_text(session: aiohttp.ClientSession
     client = DatadogClient(session, TARGET, policy=FAST)
     with aioresponses() as mock:
         mock.get(BASE + "/api/v2/users", status=403, payload={"errors": ["Forbidden"]})
-        with pytest.raises(ForbiddenError, match="HTTP 403: Forbidden"):
+        with pytest.raises(ForbiddenError,
+                           match=r"HTTP 403: Forbidden \(needs user_access_read\)"):
             await client.get("/api/v2/users")
     assert client.stats.retries == 0
 
@@ -144,8 +195,8 @@ async def test_remaining_pages_are_fetched_concurrently(session: aiohttp.ClientS
                                        "meta": {"page": {"total_count": 450}}})
 
     with aioresponses() as mock:
-        mock.get(re.compile(re.escape(BASE) + r"/api/v2/users\?.*"), callback=page, repeat=True)
-        pages = [p async for p in client.pages_by_number("/api/v2/users")]
+        mock.get(re.compile(re.escape(BASE) + r"/api/v2/roles\?.*"), callback=page, repeat=True)
+        pages = [p async for p in client.pages_by_number("/api/v2/roles")]
     assert sorted(len(p.data) for p in pages) == [50, 100, 100, 100, 100]
     assert peak >= 3  # pages 1..4 were in flight together once page 0 gave the total
 

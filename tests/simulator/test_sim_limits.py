@@ -106,7 +106,7 @@ async def test_headers_on_every_answer_and_html_429s(estate: Estate) -> None:
         base = sim.base_url(target.site)
         answers = [
             await _get(s, base + "/api/v2/integrations/okta/accounts", target),  # 403
-            await _get(s, base + "/api/v2/users", target, {"page[size]": "101"}),  # 400
+            await _get(s, base + "/api/v2/users", target, {"page[size]": "1001"}),  # 400
         ]
         answers += [await _get(s, base + "/api/v2/roles", target) for _ in range(4)]
         assert [a[0] for a in answers] == [403, 400, 200, 200, 429, 429]

@@ -24,7 +24,8 @@ async def test_users_pages_are_zero_based_with_short_last_page(api: Api, estate:
                                      {"page[size]": 7, "page[number]": number})
         assert status == 200
         assert body["meta"]["page"] == {"total_count": len(org.users),
-                                        "total_filtered_count": len(org.users)}
+                                        "total_filtered_count": len(org.users),
+                                        "max_page_size": 1000}
         seen += [u["id"] for u in body["data"]]
         if len(body["data"]) < 7:
             break
@@ -44,6 +45,9 @@ async def test_page_size_limits(api: Api, estate: Estate) -> None:
     for bad in bads:
         status, body = await api.get(target, "/api/v2/roles", bad)
         assert status == 400 and isinstance(body["errors"][0], str), bad
+    # The users listing serves up to 1000 a page (as the 2026 recordings show), no more.
+    assert (await api.get(target, "/api/v2/users", {"page[size]": 1000}))[0] == 200
+    assert (await api.get(target, "/api/v2/users", {"page[size]": 1001}))[0] == 400
     status, body = await api.get(target, "/api/v2/roles", {"page[size]": 100})
     assert status == 200
 
