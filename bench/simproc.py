@@ -10,11 +10,13 @@ from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
+from scanner.paging import LARGEST_PAGE
 from scanner.simulator import EstateSpec, RateLimits, SimulatedDatadog, generate_estate
 from scanner.simulator.model import Estate, Org
 from scanner.simulator.server import ROUTES
 
-PAGE = 100  # page[size] of every paged listing
+PAGE = 100  # page[size] of every paged listing but the users'
+USERS_PAGE = LARGEST_PAGE["/api/v2/users"]  # the users listing serves up to 1000 a page
 CONNECTIONS_PAGE = 1000  # org connections: limit
 
 
@@ -67,20 +69,24 @@ def org_needs(org: Org, *, org_wide_keys: bool) -> dict[str, BucketNeed]:
         pages = _pages(items, size)
         add(path, pages, 2 if pages > 1 else 1)  # page 0 must come back before the rest
 
+    # The key-pair check: GET /api/v1/validate (outside every bucket here, and not counted)
+    # then the application key's, which also names the org.
+    add("/api/v2/current_user", 1, 1)
     add("/api/v1/org/{public_id}", 2, 2)  # /api/v2/org names the org, then its settings
-    listing("/api/v2/users", len(org.users))
+    listing("/api/v2/users", len(org.users), USERS_PAGE)
     listing("/api/v2/roles", len(org.roles))
     add("/api/v2/permissions", 1, 1)
     listing("/api/v2/api_keys", len(org.api_keys))
-    users_chain = 2 if _pages(len(org.users)) > 1 else 1
+    users_chain = 2 if _pages(len(org.users), USERS_PAGE) > 1 else 1
     if org_wide_keys:
         listing("/api/v2/application_keys", len(org.app_keys))
     else:
         add("/api/v2/application_keys", 1, 1)  # the 403 that says: fall back
         accounts = [u.id for u in org.users if u.service_account]
         per = [_pages(sum(k.owner_id == a for k in org.app_keys)) for a in accounts]
+        probe = 1 if len(per) > 1 else 0  # one account is asked first, then the rest
         add("/api/v2/service_accounts/{service_account_id}/application_keys", sum(per),
-            users_chain + (2 if any(p > 1 for p in per) else 1))
+            users_chain + probe + (2 if any(p > 1 for p in per) else 1))
     for kind in ("role", "team"):
         listing("/api/v2/authn_mappings", sum(m.resource_type == kind for m in org.mappings))
     listing("/api/v2/team", len(org.teams))

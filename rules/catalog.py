@@ -241,6 +241,14 @@ def _rule_section(pack: RulePack, rule: Rule) -> list[str]:
     return lines
 
 
+def _definitions(pack: RulePack) -> list[str]:
+    """The pack's shared definitions as a Markdown section (none: no section)."""
+    if not pack.definitions:
+        return []
+    return ["## Shared definitions", "",
+            *(f"- **{term}**: {text.strip()}" for term, text in pack.definitions.items()), ""]
+
+
 def rules_markdown(pack: RulePack) -> str:
     """docs/rules.md: the rule reference of `pack` in Markdown, the same bytes for one pack.
 
@@ -264,6 +272,7 @@ def rules_markdown(pack: RulePack) -> str:
         "them; `[rules] disabled` turns rules off (see [configuration.md](configuration.md)). "
         "`ddaudit rules list --config ddaudit.toml` shows the effective values.",
         "",
+        *_definitions(pack),
         "## Summary",
         "",
         "| id | severity | resource types | parameters (default) | controls | title |",

@@ -1,4 +1,4 @@
-"""Named SQL fragments of the rule pack: RULES.md's shared definitions, each with one home.
+"""Named SQL fragments of the rule pack: its shared definitions, each with one home.
 
 `_pack.yaml` holds them under `fragments:`; a condition names one as `{{name}}`, and a
 fragment may name others the same way. They are expanded when the pack loads, before a

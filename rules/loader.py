@@ -43,7 +43,8 @@ def load_rulepack(custom_dirs: Sequence[Path] = ()) -> RulePack:
     """Load the built-in pack and any custom rule folders; RuleError on any bad file."""
     pack_path = PACK_DIR / PACK_FILE
     files: list[Path] = [pack_path] if pack_path.exists() else []
-    pack_params, fragments = _load_pack_file(pack_path) if files else ({}, Fragments())
+    pack_params, fragments, definitions = (_load_pack_file(pack_path) if files
+                                           else ({}, Fragments(), {}))
     rule_files = sorted(p for p in PACK_DIR.glob("*.yaml") if p.name != PACK_FILE)
     for folder in custom_dirs:
         if not Path(folder).is_dir():
@@ -64,7 +65,7 @@ def load_rulepack(custom_dirs: Sequence[Path] = ()) -> RulePack:
     _dry_run(ordered, pack_params)
     return RulePack(
         rules=ordered, pack_parameters=pack_params, sha256=_hash(files), files=tuple(files),
-        fragments=fragments.texts,
+        fragments=fragments.texts, definitions=definitions,
     )
 
 
@@ -116,12 +117,18 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _load_pack_file(path: Path) -> tuple[dict[str, Any], Fragments]:
-    """The pack-level parameters and the named SQL fragments of `_pack.yaml`."""
+def _load_pack_file(path: Path) -> tuple[dict[str, Any], Fragments, dict[str, str]]:
+    """The pack-level parameters, named SQL fragments and shared definitions of `_pack.yaml`."""
     data = _read_yaml(path)
-    unknown = sorted(str(k) for k in set(data) - {"parameters", "fragments"})
+    unknown = sorted(str(k) for k in set(data) - {"parameters", "fragments", "definitions"})
     if unknown:
-        raise _fail(path, unknown[0], "is not a pack field (parameters, fragments)")
+        raise _fail(path, unknown[0],
+                    "is not a pack field (parameters, fragments, definitions)")
+    definitions = data.get("definitions") or {}
+    if not isinstance(definitions, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v.strip()
+            for k, v in definitions.items()):
+        raise _fail(path, "definitions", "must be a mapping of term to its definition text")
     params = data.get("parameters") or {}
     if not isinstance(params, dict):
         raise _fail(path, "parameters", "must be a mapping of name to default")
@@ -139,7 +146,7 @@ def _load_pack_file(path: Path) -> tuple[dict[str, Any], Fragments]:
         fragments = resolve(raw)
     except FragmentError as exc:
         raise RuleError(f"{_show(path)}: field {exc}") from exc
-    return {str(k): v for k, v in params.items()}, fragments
+    return {str(k): v for k, v in params.items()}, fragments, dict(definitions)
 
 
 def _check_param(path: Path, name: str, value: object) -> None:

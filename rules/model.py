@@ -83,6 +83,7 @@ class RulePack:
     sha256: str
     files: tuple[Path, ...] = ()
     fragments: Mapping[str, str] = field(default_factory=dict)  # name: SQL, expanded
+    definitions: Mapping[str, str] = field(default_factory=dict)  # term: its definition
 
     def get(self, rule_id: str) -> Rule:
         """Return the rule with this id; KeyError when there is none."""

@@ -1,4 +1,4 @@
-"""Pure-Python findings oracle: RULES.md evaluated over the simulator's estate dataclasses."""
+"""Pure-Python findings oracle: the rules (docs/rules.md) over the simulator's estate."""
 
 from __future__ import annotations
 
@@ -150,7 +150,7 @@ def expected_findings(
     forbidden: Mapping[str, set[str]] | None = None,
     derive_forbidden: bool = True,
 ) -> set[Finding]:
-    """Every (rule, site, org, resource_type, resource_id) RULES.md expects for this estate."""
+    """Every (rule, site, org, resource_type, resource_id) the rules expect for this estate."""
     params = params or {}
     trusted = set(estate.trusted_orgs if trusted_orgs is None else trusted_orgs)
     missing = _missing(estate, forbidden, derive_forbidden)

@@ -53,7 +53,7 @@ class User:
 
     @property
     def is_disabled(self) -> bool:
-        """RULES.md "disabled user": `disabled` is true or `status` is `Disabled`."""
+        """The rules' "disabled user": `disabled` is true or `status` is `Disabled`."""
         return self.disabled or self.status == "Disabled"
 
 

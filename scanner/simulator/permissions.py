@@ -148,7 +148,7 @@ CATALOGUE: tuple[Permission, ...] = tuple(Permission(*row) for row in _ROWS)
 BY_NAME: dict[str, Permission] = {p.name: p for p in CATALOGUE}
 BY_ID: dict[str, Permission] = {p.id: p for p in CATALOGUE}
 
-# RULES.md "Privileged permission" (the pack's default parameter).
+# The rules' "Privileged permission" (the pack's default parameter).
 PRIVILEGED: frozenset[str] = frozenset(
     {
         "user_access_manage",

@@ -14,7 +14,7 @@ from rules.fragments import FragmentError, expand, resolve
 from rules.loader import PACK_DIR, PACK_FILE
 from scanner.errors import RuleError
 
-# Text that only the fragment of each shared definition may hold (RULES.md "Shared
+# Text that only the fragment of each shared definition may hold (docs/rules.md "Shared
 # definitions"): no rule file spells one out again.
 DEFINITIONS = {
     "user_disabled": "COALESCE(u.disabled, FALSE)",
@@ -115,7 +115,10 @@ def test_fragments_are_part_of_the_pack_hash(pack: RulePack, pack_copy: Path) ->
     ("old", "new", "message"),
     [
         ("fragments:\n", "fragmentz:\n",
-         "_pack.yaml: field 'fragmentz' is not a pack field (parameters, fragments)"),
+         "_pack.yaml: field 'fragmentz' is not a pack field (parameters, fragments, "
+         "definitions)"),
+        ("  Disabled user: >-\n", "  Disabled user: [a, list]\n  Unused: >-\n",
+         "_pack.yaml: field 'definitions' must be a mapping of term to its definition text"),
         ("  user_disabled: >-", "  User-Disabled: >-",
          "_pack.yaml: field 'fragments' has a bad name 'User-Disabled'"),
         ("  scanned_orgs: |\n", "  scanned_orgs: |\n    {{judged_connections}}\n",
