@@ -31,10 +31,10 @@ class Written(NamedTuple):
 
 
 class Staging:
-    """Temp files beside their targets in `out_dir`; `commit` renames them, leaving aborts them.
+    """Temp files beside their targets in `out_dir`, renamed into place by `commit`.
 
-    Use as a context manager: an exception inside it removes every temp file and every
-    folder it created (when empty).
+    Use as a context manager: an exception inside it removes every temp file still staged
+    and every folder it created (when empty).
     """
 
     def __init__(self, out_dir: Path) -> None:

@@ -79,6 +79,7 @@ def load_input(
         ctx=ctx,
         listings=load_listings(engine, scan_id),
         tool_version=__version__,
+        engine=engine,
         previous=previous_link(out_dir.parent, None if previous is None else previous.id),
         signing_key=key,
     )

@@ -8,6 +8,7 @@ back-matter names it (when it runs in the evidence phase).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 from reports.formats.base import Phase, Renderer, RenderInput, SingleFile, utf8
 from reports.formats.findings_csv import FindingsCsv
@@ -22,6 +23,8 @@ from reports.formats.run import Run
 
 __all__ = ["FORMATS", "Phase", "Registry", "RenderInput", "Renderer", "SingleFile", "utf8"]
 
+R = TypeVar("R", bound=Renderer)
+
 
 class Registry:
     """The renderers of a bundle by name, in registration order (the render order in a phase)."""
@@ -31,7 +34,7 @@ class Registry:
         for renderer in renderers:
             self.register(renderer)
 
-    def register(self, renderer: Renderer) -> Renderer:
+    def register(self, renderer: R) -> R:
         """Add `renderer`; ValueError when its name is taken."""
         if renderer.name in self._by_name:
             raise ValueError(f"an output format named {renderer.name!r} is already registered")

@@ -16,6 +16,7 @@ from enum import IntEnum
 from typing import ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Engine
 
 from reports.atomic import Written
 from reports.context import ReportContext
@@ -33,11 +34,16 @@ class Phase(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class RenderInput:
-    """Everything a renderer may read; the same for every renderer of one phase."""
+    """Everything a renderer may read; the same for every renderer of one phase.
+
+    `ctx` holds the scan loaded whole; a renderer that streams rows instead reads them
+    from `engine` (the snapshot) for scan `ctx.report.scan.id` while it yields.
+    """
 
     ctx: ReportContext
     listings: Sequence[Listing]
     tool_version: str  # the ddaudit that writes the bundle
+    engine: Engine | None = None
     previous: PreviousLink | None = None  # the previous scan's bundle, for the chain
     signing_key: Ed25519PrivateKey | None = None
     written: Mapping[str, Written] = field(default_factory=dict)  # earlier phases' files
