@@ -79,10 +79,11 @@ class Staging:
 
         Temp files a killed export left in the bundle's folders go too.
         """
-        stale = {p for pattern in patterns for p in self.out_dir.glob(pattern)}
-        for folder in {self.out_dir, *(self.out_dir / p for p in map(_parent, self._staged))}:
+        root = self.out_dir.absolute()  # mkstemp may answer absolute paths for relative ones
+        stale = {p for pattern in patterns for p in root.glob(pattern)}
+        for folder in {root, *(root / p for p in map(_parent, self._staged))}:
             stale.update(folder.glob(f".*{TEMP_SUFFIX}"))
-        keep = {self.out_dir / p for p in self._staged} | set(self._staged.values())
+        keep = {root / p for p in self._staged} | {t.absolute() for t in self._staged.values()}
         for path in sorted(stale - keep):
             if path.is_file():
                 try:

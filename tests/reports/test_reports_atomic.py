@@ -76,6 +76,22 @@ def test_remove_stale_drops_old_files_and_killed_exports_temps(tmp_path: Path) -
     assert remaining == ["a.txt", "notes.md", "sub", "sub/new.csv"]
 
 
+def test_a_relative_out_dir_keeps_its_own_temps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out" / "sub").mkdir(parents=True)
+    (tmp_path / "out" / "sub" / ".old.csv.k1ll3d.tmp").write_bytes(b"killed")
+    with Staging(Path("out")) as staging:
+        staging.write("a.txt", _chunks(b"a"))
+        staging.write("sub/b.csv", _chunks(b"b"))
+        staging.remove_stale(["sub/*.csv"])
+        staging.commit(["a.txt", "sub/b.csv"])
+    assert (tmp_path / "out" / "a.txt").read_bytes() == b"a"
+    assert (tmp_path / "out" / "sub" / "b.csv").read_bytes() == b"b"
+    assert not _temps(tmp_path)
+
+
 def test_a_failed_write_is_an_output_error_naming_the_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
