@@ -44,6 +44,7 @@ from scanner.throttle import OrgThrottle
 log = logging.getLogger(__name__)
 
 FAN_OUT = 8  # pages of one listing in flight at once, once its total is known
+LARGE_PAGES = 2  # pages above PAGE_SIZE alive at once in a whole collection (memory)
 MAX_IN_FLIGHT = 8  # requests of one org on the wire at once (its share of the sockets)
 # An id taken from an API answer and put into a request path: nothing that could climb
 # out of the path (`..`, `/`), start a query or fragment, or be percent-decoded later.
@@ -120,9 +121,13 @@ class DatadogClient:
         policy: RetryPolicy | None = None,
         throttle: OrgThrottle | None = None,
         max_in_flight: int = MAX_IN_FLIGHT,
+        large_pages: asyncio.Semaphore | None = None,
     ) -> None:
         self._session = session
         self._target = target
+        # Shared by every client of a collection: pages larger than PAGE_SIZE alive at once
+        # (fetched and not yet consumed), so memory does not grow with the page size.
+        self._large_pages = large_pages
         self._policy = policy or RetryPolicy()
         self.throttle = throttle or OrgThrottle()
         # A slow org holds at most this many sockets, so it never starves the others.
@@ -255,14 +260,45 @@ class DatadogClient:
         listing partial). A full last page means the total under-reports (or there is no
         total): paging goes on one page at a time until a short page.
         """
-        size = self.page_size(path)
+        holding: set[int] = set()  # id() of fetched pages holding a large-page permit
 
         def query(number: int) -> dict[str, str | int]:
-            return {**(params or {}), "page[size]": size, "page[number]": number}
+            return {**(params or {}), "page[size]": self.page_size(path),
+                    "page[number]": number}
 
-        def fetch(number: int) -> Awaitable[Page]:
-            return self.get_page(path, query(number), like=like)
+        async def fetch(number: int) -> Page:
+            budget = self._large_pages
+            if budget is None or self.page_size(path) <= PAGE_SIZE:
+                return await self.get_page(path, query(number), like=like)
+            await budget.acquire()  # held until the page is consumed
+            try:
+                page = await self.get_page(path, query(number), like=like)
+            except BaseException:
+                budget.release()
+                raise
+            holding.add(id(page))
+            return page
 
+        def consumed(page: Page) -> None:
+            if id(page) in holding and self._large_pages is not None:
+                holding.discard(id(page))
+                self._large_pages.release()
+
+        try:
+            async for page in self._pages(path, fetch, total_of, fan_out):
+                yield page
+                consumed(page)
+        finally:
+            for _ in range(len(holding)):  # fetched, never consumed
+                if self._large_pages is not None:
+                    self._large_pages.release()
+            holding.clear()
+
+    async def _pages(
+        self, path: str, fetch: Callable[[int], Awaitable[Page]], total_of: str, fan_out: int,
+    ) -> AsyncGenerator[Page, None]:
+        """The pages of `pages_by_number`, in arrival order (see there)."""
+        size = self.page_size(path)
         try:
             first = await fetch(0)
         except APIError as exc:
@@ -270,20 +306,22 @@ class DatadogClient:
                 raise
             # The listing refuses the larger page: the spec's size is always accepted.
             log.debug("GET %s refused page[size]=%d; using %d", path, size, PAGE_SIZE)
-            self._page_sizes[path] = size = PAGE_SIZE
+            self._page_sizes[path] = PAGE_SIZE
             first = await fetch(0)
         served = max_page_size(first.meta)
-        if served is not None and served < size and len(first.data) <= served:
-            self._page_sizes[path] = size = served  # page 0 was cut to the listing's maximum
+        if served is not None and served < self.page_size(path) and len(first.data) <= served:
+            self._page_sizes[path] = served  # page 0 was cut to the listing's maximum
+        size = self.page_size(path)
         total = page_total(first.meta, total_of)
         if len(first.data) < size or total is None:
             yield first
             if len(first.data) == size:
-                async for page in self._pages_one_by_one(path, query, first, 1, size, like):
+                async for page in self._pages_one_by_one(path, fetch, first, 1, size):
                     yield page
             return
+        width = fan_out  # large pages are also capped scan-wide (`large_pages`)
         fetched = pages_for(total, size) - 1  # pages 1..fetched are asked for
-        fan = FanOut(fetch, range(1, fetched + 1), fan_out)  # before page 0 is processed
+        fan = FanOut(fetch, range(1, fetched + 1), width)  # before page 0 is processed
         last = first  # the page numbered `fetched`, once it has arrived
         try:
             yield first
@@ -296,13 +334,12 @@ class DatadogClient:
                     total = max(total, grown) if grown is not None else total
                 if (planned := pages_for(total, size) - 1) <= fetched:
                     break
-                fan = FanOut(fetch, range(fetched + 1, planned + 1), fan_out)
+                fan = FanOut(fetch, range(fetched + 1, planned + 1), width)
                 fetched = planned
         finally:
             await fan.cancel()
         if len(last.data) == size:
-            async for page in self._pages_one_by_one(path, query, last, fetched + 1, size,
-                                                     like):
+            async for page in self._pages_one_by_one(path, fetch, last, fetched + 1, size):
                 yield page
 
     def page_size(self, path: str) -> int:
@@ -310,11 +347,11 @@ class DatadogClient:
         return self._page_sizes.get(path) or LARGEST_PAGE.get(path, PAGE_SIZE)
 
     async def _pages_one_by_one(
-        self, path: str, query: Callable[[int], dict[str, str | int]], previous: Page,
-        number: int, size: int, like: str | None,
+        self, path: str, fetch: Callable[[int], Awaitable[Page]], previous: Page,
+        number: int, size: int,
     ) -> AsyncIterator[Page]:
         while True:
-            page = await self.get_page(path, query(number), like=like)
+            page = await fetch(number)
             if page.data and _ids(page) == _ids(previous):
                 raise APIError(f"GET {path}: page {number} repeats page {number - 1} "
                                "(pagination loop)")
@@ -375,5 +412,5 @@ def _error_text(body: bytes) -> str:
 
 
 
-__all__ = ["MAX_IN_FLIGHT", "PAGE_SIZE", "ClientStats", "DatadogClient", "Page", "RetryPolicy",
-           "page_total", "path_segment", "scrub_secrets"]
+__all__ = ["LARGE_PAGES", "MAX_IN_FLIGHT", "PAGE_SIZE", "ClientStats", "DatadogClient", "Page",
+           "RetryPolicy", "page_total", "path_segment", "scrub_secrets"]

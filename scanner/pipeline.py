@@ -18,7 +18,7 @@ import reports
 import rules
 from rules.params import check_settings
 from scanner import __version__, progress
-from scanner.client import DatadogClient, RetryPolicy
+from scanner.client import LARGE_PAGES, DatadogClient, RetryPolicy
 from scanner.collect import Coverage, TargetContext, collect_target
 from scanner.collect.base import unexpected_error
 from scanner.config import Config, Target
@@ -78,8 +78,9 @@ async def collect_all(
     async with aiohttp.ClientSession(connector=connector, trust_env=False) as session, \
             SnapshotWriter(engine) as writer:
         reporter = progress.current()
+        large_pages = asyncio.Semaphore(LARGE_PAGES)  # shared by every target's client
         contexts = [
-            TargetContext(scan_id, t, _client(session, t, config, policy), writer,
+            TargetContext(scan_id, t, _client(session, t, config, policy, large_pages), writer,
                           progress=reporter)
             for t in (config.targets if targets is None else targets)
         ]
@@ -114,9 +115,9 @@ async def collect_all(
 
 
 def _client(session: aiohttp.ClientSession, target: Target, config: Config,
-            policy: RetryPolicy | None) -> DatadogClient:
+            policy: RetryPolicy | None, large_pages: asyncio.Semaphore) -> DatadogClient:
     return DatadogClient(session, target, allow_custom_endpoints=config.allow_custom_endpoints,
-                         policy=policy)
+                         policy=policy, large_pages=large_pages)
 
 
 def record_collection(engine: Engine, scan_id: str,

@@ -25,10 +25,14 @@ class SnapshotWriter:
     queue, and every later `put`, gets a StoreError at once instead of waiting forever.
     """
 
-    def __init__(self, engine: Engine, *, batch_size: int = 1000, queue_size: int = 64) -> None:
+    def __init__(self, engine: Engine, *, batch_size: int = 1000, queue_size: int = 64,
+                 chunk: int = 100) -> None:
         self._engine = engine
         self._batch_size = batch_size
+        # The queue holds at most queue_size chunks of `chunk` rows: its bound is in rows,
+        # whatever the page size of the listing that produced them.
         self._queue: asyncio.Queue[_Batch | None] = asyncio.Queue(maxsize=queue_size)
+        self._chunk = chunk
         self._buffers: dict[str, list[Row]] = defaultdict(list)
         self._task: asyncio.Task[None] | None = None
         self.rows_written: dict[str, int] = defaultdict(int)
@@ -49,8 +53,8 @@ class SnapshotWriter:
             raise KeyError(table)
         if self._task is not None and self._task.done():
             self._raise_failure(self._task)
-        if rows:
-            await self._enqueue((table, list(rows)))
+        for start in range(0, len(rows), self._chunk):
+            await self._enqueue((table, list(rows[start:start + self._chunk])))
 
     async def close(self) -> None:
         """Flush everything and stop the consumer; re-raise its error, if any."""

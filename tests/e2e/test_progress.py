@@ -66,7 +66,7 @@ def test_cron_gets_a_line_per_target_and_a_warning_per_gap(
     accounts = sum(u.service_account for u in estate.org(gap.org_public_id).users)
     assert sorted(warnings) == sorted([
         f"target {victim.name} endpoint okta_accounts forbidden: "
-        "GET /api/v2/integrations/okta/accounts: HTTP 403: Forbidden",
+        "GET /api/v2/integrations/okta/accounts: HTTP 403: Forbidden (needs integrations_read)",
         f"target {gap.name} endpoint application_keys partial: org-wide listing forbidden "
         f"(needs org_app_keys_read): collected the keys of {accounts} service accounts; keys "
         "owned by users cannot be listed"])

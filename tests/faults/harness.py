@@ -31,9 +31,9 @@ from scanner.store.engine import open_store
 
 # Short delays and a timeout well under the `timeout` fault's stall keep each scan quick.
 POLICY = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, timeout=0.4)
-# Two orgs on two sites; over 100 users each, so users come in two pages.
+# Two orgs on two sites; over 1000 users each, so users come in two pages of 1000.
 SPEC = EstateSpec(sites=("datadoghq.com", "datadoghq.eu"), orgs_per_site=1,
-                  users_per_org=110, service_accounts_per_org=4,
+                  users_per_org=1050, service_accounts_per_org=4,
                   app_keys_per_service_account=1.0, api_keys_per_org=3, roles_per_org=3,
                   mappings_per_org=2, connections_per_org=1, okta_accounts_per_org=1)
 # Target 1's key pair lacks org_app_keys_read (SPEC's default key gap): its application

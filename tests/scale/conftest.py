@@ -23,7 +23,8 @@ from scanner.timeutil import utcnow
 RETRIES = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=2.0, timeout=10)
 HEADROOM = 0.2
 
-# One site, three orgs; per org 250 users (3 pages), ~340 application keys (4 pages).
+# One site, three orgs; per org 250 users (one page of 1000), ~340 application keys (4 pages
+# of 100).
 SPEC = EstateSpec(sites=("datadoghq.com",), orgs_per_site=3, users_per_org=250,
                   service_accounts_per_org=100, app_keys_per_service_account=3.0,
                   api_keys_per_org=10, roles_per_org=6, mappings_per_org=6,
