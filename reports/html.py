@@ -28,6 +28,7 @@ from reports.views import (
     sample,
 )
 from rules.model import SEVERITIES, STATUSES
+from scanner.store.lifecycle import ScanStatus
 from scanner.timeutil import isoformat_z
 
 TEMPLATE = "report.html"
@@ -132,8 +133,9 @@ def _duration(scan_start: datetime, scan_end: datetime | None) -> str:
 
 _KNOWN_TOKENS = (
     frozenset(SEVERITIES) | frozenset(STATUSES) | frozenset(RULE_STATUSES)
-    | frozenset(("complete", "partial", "forbidden", "failed", "running", "active",
-                 "expired", "unused"))
+    | frozenset(s.value for s in ScanStatus)  # the scan's status
+    | frozenset(("complete", "partial", "forbidden", "failed"))  # coverage statuses
+    | frozenset(("active", "expired", "unused"))  # suppression entries' states
 )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from rules.model import SEVERITIES, Finding
 from rules.results import naive_utc, read_findings
 from scanner.errors import ConfigError, StoreError
+from scanner.store.lifecycle import ScanStatus
 from scanner.store.schema import (
     ENDPOINTS,
     coverage,
@@ -25,7 +26,7 @@ from scanner.store.schema import (
     targets,
 )
 
-BASELINE_STATUSES: tuple[str, ...] = ("complete", "partial")
+BASELINE_STATUSES: tuple[str, ...] = (ScanStatus.COMPLETE, ScanStatus.PARTIAL)
 """Scan statuses that can be compared against: the collection finished."""
 
 _ENDPOINT_RANK = {name: rank for rank, name in enumerate(ENDPOINTS)}
@@ -103,7 +104,7 @@ class ScanReport:
     def is_partial(self) -> bool:
         """True unless the scan is complete and has coverage rows, all of them complete."""
         return (
-            self.scan.status != "complete"
+            self.scan.status != ScanStatus.COMPLETE
             or not self.coverage
             or bool(self.incomplete_coverage)
         )

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from rules.model import REQUIRED_COLUMNS, Rule, RulePack, RuleSettings, fingerprint
@@ -36,6 +36,7 @@ from rules.results import Evaluated, RuleRun
 from rules.suppressions import Suppressions, SuppressionTracker, SuppressionUsage
 from rules.writer import FindingsWriter
 from scanner.errors import ConfigError, RuleError
+from scanner.store import lifecycle
 from scanner.store.schema import (
     INPUT_PARTS,
     coverage,
@@ -45,7 +46,6 @@ from scanner.store.schema import (
     suppression_usage,
     targets,
 )
-from scanner.timeutil import utcnow
 
 _FETCH = 2000  # condition rows fetched at a time
 _PG_EVALUATION_LOCK = 0x64646165  # "ddae": evaluations queue on PostgreSQL (shared history)
@@ -101,8 +101,7 @@ def evaluate_scan(
             runs.append(RuleRun(rule.id, written, time.perf_counter() - started))
         usage = writer.tracker.usage()
         _record_usage(conn, scan_id, usage)
-        conn.execute(update(scans).where(scans.c.id == scan_id)
-                     .values(evaluated_at=utcnow(), reported_at=None))
+        lifecycle.evaluated(conn, scan_id)
     return Evaluated(engine, scan_id, writer.counts, runs, usage)
 
 

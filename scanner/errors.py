@@ -6,6 +6,7 @@
     ├── StoreError               database unreachable or unusable (exit 4)
     │   └── SchemaError          schema revision not the one this ddaudit needs (exit 4)
     ├── BusyError                another run holds the lock, or shards still collect (exit 5)
+    ├── ScanStateError           a scan lifecycle move its current status forbids (exit 4)
     ├── OutputError              output folder not writable (exit 4)
     └── APIError                 a Datadog API call that did not succeed after retries
         ├── ForbiddenError       403: the key pair lacks a permission or belongs elsewhere
@@ -45,6 +46,16 @@ class BusyError(DDAuditError):
     """Not now: another run holds the lock, or a sharded scan is still being collected."""
 
     exit_code = 5
+
+
+class ScanStateError(DDAuditError):
+    """A lifecycle move the scan's current status does not allow (scanner.store.lifecycle).
+
+    Exit 4, a fatal runtime error: the user-facing refusals (resume of a complete scan,
+    evaluating a scan still collecting, a shard run twice) are checked first with their
+    own codes, so this one means the database changed under the run (another process,
+    hand edits) or a bug; retrying later does not help, as it would for exit 5.
+    """
 
 
 class OutputError(DDAuditError):

@@ -5,27 +5,28 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import aiohttp
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Engine
 
 import reports
 import rules
 from rules.params import check_settings
-from scanner import __version__, progress
+from scanner import progress
 from scanner.client import LARGE_PAGES, DatadogClient, RetryPolicy
 from scanner.collect import Coverage, TargetContext, collect_target
 from scanner.collect.base import unexpected_error
 from scanner.config import Config, Target
-from scanner.errors import APIError, BusyError, DDAuditError, StoreError
-from scanner.store import schema
+from scanner.errors import APIError, DDAuditError
+from scanner.store import lifecycle, schema
+from scanner.store.lifecycle import ScanStatus
+from scanner.store.lifecycle import latest_scan_id as latest_scan_id  # for the CLI
+from scanner.store.lifecycle import require_collected as require_collected  # for the CLI
 from scanner.store.writer import SnapshotWriter
-from scanner.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 Collector = Callable[[TargetContext], Awaitable[list[Coverage]]]
@@ -36,28 +37,16 @@ class ScanOutcome:
     """What a finished scan tells its caller (and cron, through the exit code)."""
 
     scan_id: str
-    status: str
+    status: str  # a ScanStatus: complete or partial
     report: Path | None
     open_at_or_above: int
     exit_code: int
 
 
-def new_scan_id(started: datetime) -> str:
-    """A sortable, unique scan id: the start time plus a random suffix."""
-    return started.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
-
-
 def start_scan(engine: Engine, config: Config,
                pack_sha256: str | None) -> tuple[str, datetime]:
-    """Record a new running scan; return its id and start time."""
-    started = utcnow()
-    scan_id = new_scan_id(started)
-    with engine.begin() as conn:
-        conn.execute(schema.scans.insert().values(
-            id=scan_id, started_at=started, status="running", tool_version=__version__,
-            config_sha256=config.sha256(), rulepack_sha256=pack_sha256,
-        ))
-    return scan_id, started
+    """Record a new running scan of `config` (lifecycle.start); return its id and start time."""
+    return lifecycle.start(engine, config_sha256=config.sha256(), rulepack_sha256=pack_sha256)
 
 
 async def collect_all(
@@ -123,15 +112,17 @@ def _client(session: aiohttp.ClientSession, target: Target, config: Config,
 def record_collection(engine: Engine, scan_id: str,
                       results: Sequence[tuple[TargetContext, list[Coverage]]], *,
                       known_targets: Collection[str] = (), set_status: bool = True,
-                      hold: bool = False) -> str:
+                      hold: bool = False) -> ScanStatus:
     """Store targets and coverage rows; return the status of these results.
 
-    With `set_status` the scan's status is set from all its coverage rows (and returned);
-    with `hold` as well, it is only returned: the scan stays 'running' until the caller
-    finishes it (evaluation still to come), so a run killed meanwhile is never complete.
+    With `set_status` the scan's status is set from all its coverage rows (and returned):
+    lifecycle.collected; with `hold` as well, it is only returned (lifecycle.hold): the
+    scan stays running until the caller finishes it (evaluation still to come), so a run
+    killed meanwhile is never complete. Without `set_status` (a shard) the scan is left
+    alone and the status of these results alone is returned.
     Targets named in `known_targets` already have their row (resume re-collects a part).
     """
-    status = "complete"
+    status = ScanStatus.COMPLETE
     with engine.begin() as conn:
         for ctx, coverage in results:
             if ctx.target.name not in known_targets:
@@ -141,8 +132,8 @@ def record_collection(engine: Engine, scan_id: str,
                     org_name=ctx.org_name,
                 ))
             for c in coverage:
-                if c.status != "complete":
-                    status = "partial"
+                if c.status != "complete":  # a coverage status (scanner.collect)
+                    status = ScanStatus.PARTIAL
                 conn.execute(schema.coverage.insert().values(
                     scan_id=scan_id, target=ctx.target.name, site=ctx.target.site,
                     org_public_id=ctx.org_public_id, endpoint=c.endpoint, status=c.status,
@@ -150,38 +141,9 @@ def record_collection(engine: Engine, scan_id: str,
                     parts=json.dumps(c.parts, sort_keys=True) if c.parts else None,
                 ))
         if set_status:
-            status = coverage_status(conn, scan_id)
-            if not hold:
-                conn.execute(update(schema.scans).where(schema.scans.c.id == scan_id)
-                             .values(status=status))
+            status = (lifecycle.hold(conn, scan_id) if hold
+                      else lifecycle.collected(conn, scan_id))
     return status
-
-
-def coverage_status(conn: Connection, scan_id: str) -> str:
-    """'complete' when every coverage row of the scan is complete, else 'partial'."""
-    bad = conn.execute(select(schema.coverage.c.endpoint).where(
-        schema.coverage.c.scan_id == scan_id, schema.coverage.c.status != "complete",
-    ).limit(1)).first()
-    return "partial" if bad is not None else "complete"
-
-
-def finish_scan(engine: Engine, scan_id: str, status: str | None = None) -> None:
-    """Stamp the scan's finish time (and set its final status, when given)."""
-    values: dict[str, object] = {"finished_at": utcnow()}
-    if status is not None:
-        values["status"] = status
-    with engine.begin() as conn:
-        conn.execute(update(schema.scans).where(schema.scans.c.id == scan_id).values(values))
-
-
-def fail_scan(engine: Engine, scan_id: str) -> None:
-    """Mark a scan that stopped half-way as failed, so it is never taken for complete."""
-    try:
-        with engine.begin() as conn:
-            conn.execute(update(schema.scans).where(schema.scans.c.id == scan_id)
-                         .values(status="failed", finished_at=utcnow()))
-    except Exception:  # the database itself may be what failed
-        log.debug("could not mark scan %s failed", scan_id, exc_info=True)
 
 
 def exit_code_for(status: str, findings: rules.Evaluated, fail_on: str) -> tuple[int, int]:
@@ -190,7 +152,7 @@ def exit_code_for(status: str, findings: rules.Evaluated, fail_on: str) -> tuple
     Counts, never reads the findings back: `rules.Evaluated.stored` counts a stored scan's.
     """
     hits = findings.tally(status="open", at_or_above=fail_on)
-    if status != "complete":
+    if status != ScanStatus.COMPLETE:
         return 3, hits
     return (1 if hits else 0), hits
 
@@ -235,9 +197,7 @@ class Evaluation:
             engine, scan_id, config.output / scan_id, pack=self.pack,
             suppressions=self.suppressions, disabled_rules=self.settings.disabled,
             signing_key=config.signing_key)
-        with engine.begin() as conn:
-            conn.execute(update(schema.scans).where(schema.scans.c.id == scan_id)
-                         .values(reported_at=utcnow()))
+        lifecycle.reported(engine, scan_id)
         return path
 
 
@@ -247,7 +207,7 @@ def run_scan(config: Config, engine: Engine, *, policy: RetryPolicy | None = Non
     scan_id, _started = start_scan(engine, config, evaluation.pack.sha256)
     log.info("scan %s started: %d targets", scan_id, len(config.targets))
 
-    def collect() -> str:
+    def collect() -> ScanStatus:
         results = asyncio.run(collect_all(engine, config, scan_id, policy=policy))
         return record_collection(engine, scan_id, results, hold=True)
 
@@ -256,45 +216,21 @@ def run_scan(config: Config, engine: Engine, *, policy: RetryPolicy | None = Non
 
 def conclude_scan(config: Config, engine: Engine, scan_id: str, evaluation: Evaluation,
                   collect: Callable[[], str]) -> ScanOutcome:
-    """Run `collect` (it returns the scan's status), evaluate, report; mark failed on error."""
+    """Run `collect` (it returns the scan's status), evaluate, report; mark failed on error.
+
+    The lifecycle of a run's scan: held running through collection and evaluation, then
+    finished complete or partial, then stamped reported; failed if anything raises.
+    """
     try:
-        status = collect()
+        status = ScanStatus(collect())
         findings = evaluation.run(engine, scan_id)
-        finish_scan(engine, scan_id, status)
+        lifecycle.finished(engine, scan_id, status)
         report = evaluation.report(config, engine, scan_id)
     except BaseException:
-        fail_scan(engine, scan_id)
+        lifecycle.failed(engine, scan_id)
         raise
     code, hits = exit_code_for(status, findings, config.fail_on)
     log.info("scan %s %s: %d findings, %d open at or above %s", scan_id, status,
              len(findings), hits, config.fail_on)
     return ScanOutcome(scan_id, status, report, hits, code)
 
-
-def require_collected(engine: Engine, scan_id: str) -> None:
-    """Refuse (BusyError, exit 5) to evaluate or report a scan still being collected."""
-    with engine.connect() as conn:
-        row = conn.execute(select(schema.scans.c.status, schema.scans.c.shards)
-                           .where(schema.scans.c.id == scan_id)).first()
-        if row is None or row.status != "running":
-            return
-        if not row.shards:
-            raise BusyError(f"scan {scan_id} is still marked running (being collected, or "
-                            "interrupted); wait for it, or run 'ddaudit scan --resume'")
-        done = conn.execute(select(schema.scan_shards.c.shard).where(
-            schema.scan_shards.c.scan_id == scan_id,
-            schema.scan_shards.c.status.in_(("complete", "partial")))).scalars().all()
-    waiting = [f"{i}/{row.shards}" for i in range(1, row.shards + 1) if i not in set(done)]
-    raise BusyError(f"scan {scan_id} is still being collected: {len(done)} of {row.shards} "
-                    f"shards finished (waiting for {', '.join(waiting)}); run evaluate and "
-                    "report once every shard has finished")
-
-
-def latest_scan_id(engine: Engine) -> str:
-    """The id of the most recent scan in the database."""
-    with engine.connect() as conn:
-        row = conn.execute(select(schema.scans.c.id)
-                           .order_by(schema.scans.c.started_at.desc()).limit(1)).first()
-    if row is None:
-        raise StoreError("the database holds no scan yet; run 'ddaudit scan' first")
-    return str(row[0])

@@ -16,6 +16,7 @@ from scanner.options import resolve_config, scan_options, store_options
 from scanner.preflight import preflight
 from scanner.store import migrate
 from scanner.store.engine import create_store_engine, open_store
+from scanner.store.lifecycle import ScanStatus
 
 
 @click.group("db")
@@ -137,7 +138,7 @@ def collect(config_path: Path | None, database: str | None, shard: str | None,
     state = f" (scan {outcome.scan_status})" if outcome.shard else ""
     click.echo(f"scan {outcome.scan_id}{where} {outcome.status}: {outcome.targets} targets"
                f"{state}")
-    sys.exit(3 if outcome.status != "complete" else 0)
+    sys.exit(3 if outcome.status != ScanStatus.COMPLETE else 0)
 
 
 COMMANDS = (db, scans, prune, collect)

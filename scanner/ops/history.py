@@ -11,9 +11,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Connection, Engine, delete, func, select, update
+from sqlalchemy import Column, ColumnElement, Connection, Engine, func, select
 
-from scanner.store.schema import SCAN_TABLES, coverage, findings, scans, targets
+from scanner.store import lifecycle
+from scanner.store.schema import coverage, findings, targets
 from scanner.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class ScanSummary:
         `ddaudit report --scan ID` (after `ddaudit evaluate --scan ID` when unevaluated)
         writes it, as does `ddaudit scan --resume` for the latest scan.
         """
-        if self.status not in ("complete", "partial") or self.reported_at is not None:
+        if self.status not in lifecycle.COLLECTED or self.reported_at is not None:
             return None
         return "unevaluated" if self.evaluated_at is None else "unreported"
 
@@ -70,8 +71,7 @@ class ScanSummary:
 def list_scans(engine: Engine, limit: int | None = None) -> list[ScanSummary]:
     """The most recent scans first, with their target, coverage and finding counts."""
     with engine.connect() as conn:
-        query = select(scans).order_by(scans.c.started_at.desc(), scans.c.id.desc())
-        rows = conn.execute(query.limit(limit) if limit else query).mappings().all()
+        rows = lifecycle.recent(conn, limit)
         ids = [r["id"] for r in rows]
         n_targets = _counts(conn, targets.c.scan_id, ids)
         n_bad = _counts(conn, coverage.c.scan_id, ids, coverage.c.status != "complete")
@@ -91,13 +91,6 @@ def _counts(conn: Connection, column: Column[Any], ids: Sequence[str],
         query = select(column, func.count()).where(column.in_(chunk), *where).group_by(column)
         out.update({str(k): int(v) for k, v in conn.execute(query).all()})
     return out
-
-
-def latest_complete(engine: Engine) -> str | None:
-    """The id of the most recent complete scan, which retention always keeps."""
-    with engine.connect() as conn:
-        return conn.execute(select(scans.c.id).where(scans.c.status == "complete")
-                            .order_by(scans.c.started_at.desc()).limit(1)).scalar()
 
 
 @dataclass
@@ -121,21 +114,15 @@ def prune(engine: Engine, output: Path, keep_days: int, *, now: datetime | None 
     """
     began = time.perf_counter()
     cutoff = (now or utcnow()) - timedelta(days=keep_days)
-    keep = latest_complete(engine)
-    with engine.connect() as conn:
-        old = conn.execute(select(scans.c.id).where(
-            scans.c.started_at < cutoff, scans.c.status != "running",
-        ).order_by(scans.c.started_at)).scalars().all()
+    keep = lifecycle.latest_complete(engine)
+    old = lifecycle.prunable(engine, cutoff)
     result = PruneResult(scans=[s for s in old if s != keep], kept_latest=keep)
     if dry_run:
         return result
     for start in range(0, len(result.scans), _CHUNK):
         chunk = result.scans[start:start + _CHUNK]
         with engine.begin() as conn:
-            for table in SCAN_TABLES:
-                result.rows += conn.execute(
-                    delete(table).where(table.c.scan_id.in_(chunk))).rowcount
-            conn.execute(delete(scans).where(scans.c.id.in_(chunk)))
+            result.rows += lifecycle.remove(conn, chunk)
         for scan_id in chunk:
             result.folders += _remove_folder(output, scan_id)
     result.seconds = time.perf_counter() - began
@@ -159,13 +146,6 @@ def mark_abandoned(engine: Engine) -> list[str]:
     """Mark failed the unsharded scans left 'running' by a killed run; return their ids.
 
     Call only while holding the global run lock: then no such scan can really be running.
+    The move itself is lifecycle.abandoned.
     """
-    with engine.begin() as conn:
-        stuck = conn.execute(select(scans.c.id).where(
-            scans.c.status == "running", scans.c.shards.is_(None))).scalars().all()
-        if stuck:
-            conn.execute(update(scans).where(scans.c.id.in_(stuck))
-                         .values(status="failed", finished_at=utcnow()))
-    for scan_id in stuck:
-        log.warning("scan %s was left running by a run that died; marked failed", scan_id)
-    return list(stuck)
+    return lifecycle.abandoned(engine)

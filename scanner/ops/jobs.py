@@ -9,11 +9,12 @@ from sqlalchemy import Engine
 
 from scanner.client import RetryPolicy
 from scanner.config import Config
-from scanner.ops.history import PruneResult, mark_abandoned, prune
+from scanner.ops.history import PruneResult, prune
 from scanner.ops.lock import GLOBAL, RunLock
 from scanner.ops.resume import resume_scan
 from scanner.ops.shard import CollectOutcome, collect_scan, collect_shard, default_scan_id
 from scanner.pipeline import ScanOutcome, run_scan
+from scanner.store import lifecycle
 from scanner.store.engine import open_store
 from scanner.timeutil import utcnow
 
@@ -26,7 +27,7 @@ def nightly_scan(config: Config, *, resume: bool = False, migrate: bool = False,
     engine = open_store(config.database, migrate=migrate)
     try:
         with RunLock(engine, GLOBAL, command="scan --resume" if resume else "scan"):
-            mark_abandoned(engine)
+            lifecycle.abandoned(engine)  # under the lock, no unsharded scan really runs
             if resume:
                 outcome = resume_scan(config, engine, policy=policy)
             else:
@@ -55,7 +56,7 @@ def collect_job(config: Config, *, shard: tuple[int, int] | None = None,
     try:
         if shard is None:
             with RunLock(engine, GLOBAL, command="collect"):
-                mark_abandoned(engine)
+                lifecycle.abandoned(engine)
                 return collect_scan(config, engine, policy=policy)
         index, count = shard
         scan_id = scan_id or default_scan_id(config, utcnow())
