@@ -140,6 +140,7 @@ class DatadogClient:
             self.base_url = api_base_url(target.site)
         self.stats = ClientStats()
         self._page_sizes: dict[str, int] = {}  # listing path -> page size learned this scan
+        self._answers: dict[str, Any] = {}  # path -> answer (or APIError) of `get_once`
 
     def scrub(self, text: str) -> str:
         """`text` with this target's key values, and anything shaped like a key, as ***.
@@ -239,6 +240,22 @@ class DatadogClient:
             return json.loads(body)
         except (ValueError, UnicodeDecodeError):
             raise _Retry(status, "malformed JSON body", self._policy.backoff(attempt)) from None
+
+    async def get_once(self, path: str) -> Any:
+        """GET `path` at most once for this client: later calls get the same answer or error.
+
+        For answers that do not change during a scan and that several steps read (the key
+        pair's own user, asked by the key-pair check and again to identify the org).
+        """
+        if path not in self._answers:
+            try:
+                self._answers[path] = await self.get(path)
+            except APIError as exc:
+                self._answers[path] = exc
+        answer = self._answers[path]
+        if isinstance(answer, APIError):
+            raise answer
+        return answer
 
     async def get_page(self, path: str, params: Mapping[str, str | int] | None = None,
                        *, like: str | None = None) -> Page:

@@ -11,6 +11,8 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
+from sqlalchemy import Connection
+
 from scanner.client import DatadogClient, Page, page_total
 from scanner.config import Target
 from scanner.errors import APIError, DDAuditError, ForbiddenError
@@ -48,30 +50,57 @@ class Coverage:
         return cls(endpoint, "complete", collected, expected, note, dict(parts or {}))
 
 
+@dataclass(frozen=True)
+class ScannedOrg:
+    """The org a target's key pair belongs to, as far as it was identified."""
+
+    public_id: str | None = None
+    uuid: str | None = None
+    name: str | None = None
+
+
 @dataclass
 class TargetContext:
-    """One target during one scan: its client, the writer and what is known of its org."""
+    """One target during one scan: its client, the writer and the org its rows belong to.
+
+    Families never talk to each other through it: what one needs of another comes as
+    that family's `Done` (see `Family.needs`). Its only state is `org`, set once by
+    `identify` (by the orgs family, or from a stored scan on resume) before any family
+    that tags rows with it runs.
+    """
 
     scan_id: str
     target: Target
     client: DatadogClient
     writer: SnapshotWriter
-    org_public_id: str | None = None
-    org_uuid: str | None = None
-    org_name: str | None = None
-    service_account_ids: list[str] = field(default_factory=list)
-    users_coverage: asyncio.Future[Coverage] | None = None
-    # The answer of GET /api/v2/current_user (or the error it gave) once the key-pair
-    # check has asked: it names the org, so identifying the org need not ask again.
-    current_user: Any | APIError = None
     progress: Reporter = field(default_factory=current_reporter)
+    org: ScannedOrg = field(default_factory=ScannedOrg)
+
+    def identify(self, org: ScannedOrg) -> None:
+        """Record which org this target's rows belong to."""
+        self.org = org
+
+    @property
+    def org_public_id(self) -> str | None:
+        """The scanned org's public id (the `org_public_id` of every row), if known."""
+        return self.org.public_id
+
+    @property
+    def org_uuid(self) -> str | None:
+        """The scanned org's UUID, if known."""
+        return self.org.uuid
+
+    @property
+    def org_name(self) -> str | None:
+        """The scanned org's name, if known."""
+        return self.org.name
 
     def tag(self, row: dict[str, Any]) -> dict[str, Any]:
         """Add the scan, target, site and org columns every population row carries."""
         row["scan_id"] = self.scan_id
         row["target"] = self.target.name
         row["site"] = self.target.site
-        row["org_public_id"] = self.org_public_id
+        row["org_public_id"] = self.org.public_id
         return row
 
 
@@ -176,11 +205,42 @@ class Tally:
             self.expected = (self.expected or 0) + total
 
 
-Family = Callable[[TargetContext, Tally], Awaitable[None]]
+@dataclass(frozen=True)
+class Done:
+    """What a family gave: its coverage, and the value later families may use."""
+
+    coverage: Coverage
+    value: Any = None
 
 
-async def guarded(endpoint: str, family: Family, ctx: TargetContext) -> Coverage:
-    """Run one collector, turning its failures into an honest coverage record.
+Inputs = Mapping[str, Done]  # the Done of each family named in `needs`
+CollectFn = Callable[[TargetContext, Tally, Inputs], Awaitable[Any]]
+RestoreFn = Callable[[Connection, str, str, Coverage], Done]
+
+
+def coverage_only(conn: Connection, scan_id: str, target: str, coverage: Coverage) -> Done:
+    """The Done of a family whose value nothing needs: its stored coverage alone."""
+    return Done(coverage)
+
+
+@dataclass(frozen=True)
+class Family:
+    """One API family: its coverage endpoint, tables, what it needs, how it collects.
+
+    `collect(ctx, tally, inputs)` writes rows and returns its value (for the families that
+    need it); `restore(conn, scan_id, target, coverage)` rebuilds its Done from a stored
+    scan, so a resumed collection can run a family whose needs are not collected again.
+    """
+
+    endpoint: str
+    tables: tuple[str, ...]  # the population tables it fills (schema.POPULATION_TABLES)
+    collect: CollectFn
+    needs: tuple[str, ...] = ()
+    restore: RestoreFn = coverage_only
+
+
+async def guarded(family: Family, ctx: TargetContext, inputs: Inputs) -> Done:
+    """Run one family, turning its failures into an honest coverage record.
 
     API failures, and any unexpected exception (a bug, a shape nobody foresaw), cost
     this endpoint only: it is `failed` with the exception's class and message, the other
@@ -188,31 +248,33 @@ async def guarded(endpoint: str, family: Family, ctx: TargetContext) -> Coverage
     an APIError), cancellation and interrupts still stop the scan. No key reaches the
     record: its error text is scrubbed.
     """
+    endpoint = family.endpoint
     tally = Tally(on_page=lambda items: ctx.progress.page(ctx.target.name, endpoint, items))
-    coverage = await _coverage_of(endpoint, family, ctx, tally)
+    coverage, value = await _coverage_of(family, ctx, inputs, tally)
     if coverage.error:
         coverage.error = ctx.client.scrub(coverage.error)
     ctx.progress.endpoint_done(ctx.target.name, coverage)
-    return coverage
+    return Done(coverage, value)
 
 
-async def _coverage_of(endpoint: str, family: Family, ctx: TargetContext,
-                       tally: Tally) -> Coverage:
+async def _coverage_of(family: Family, ctx: TargetContext, inputs: Inputs,
+                       tally: Tally) -> tuple[Coverage, Any]:
+    endpoint = family.endpoint
     try:
-        await family(ctx, tally)
+        value = await family.collect(ctx, tally, inputs)
     except ForbiddenError as exc:
         return Coverage(endpoint, "forbidden", tally.collected, tally.expected, str(exc),
-                        tally.parts)
+                        tally.parts), None
     except APIError as exc:
         return Coverage(endpoint, "failed", tally.collected, tally.expected, str(exc),
-                        tally.parts)
+                        tally.parts), None
     except DDAuditError:
         raise
     except Exception as exc:
         log.debug("collecting %s of target %s failed unexpectedly", endpoint,
                   ctx.target.name, exc_info=True)
         return Coverage(endpoint, "failed", tally.collected, tally.expected,
-                        unexpected_error(exc))
+                        unexpected_error(exc)), None
     if tally.parts:  # the parts it did not mark were collected whole
         tally.parts = {p: tally.parts.get(p, "complete") for p in INPUT_PARTS[endpoint]}
     if tally.unparseable:
@@ -220,8 +282,9 @@ async def _coverage_of(endpoint: str, family: Family, ctx: TargetContext,
         tally.add_note(f"{tally.unparseable} item(s) without a usable id were skipped")
     if tally.incomplete:
         return Coverage(endpoint, "partial", tally.collected, tally.expected, tally.note,
-                        tally.parts)
-    return Coverage.counted(endpoint, tally.collected, tally.expected, tally.note, tally.parts)
+                        tally.parts), value
+    return Coverage.counted(endpoint, tally.collected, tally.expected, tally.note,
+                            tally.parts), value
 
 
 def unexpected_error(exc: BaseException) -> str:

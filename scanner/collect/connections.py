@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from scanner.client import Page
 from scanner.collect.base import (
+    Family,
+    Inputs,
     PageRows,
     Tally,
     TargetContext,
@@ -21,7 +23,7 @@ from scanner.collect.base import (
 from scanner.timeutil import parse_timestamp
 
 
-async def collect_org_connections(ctx: TargetContext, tally: Tally) -> None:
+async def collect_org_connections(ctx: TargetContext, tally: Tally, inputs: Inputs) -> None:
     """Page through /api/v2/org_connections with limit/offset."""
     pages = ctx.client.pages_by_offset("/api/v2/org_connections")
     await consume(ctx, tally, pages, _connection_rows, total_of="total_count")
@@ -63,7 +65,7 @@ def parse_org_connection(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def collect_okta_accounts(ctx: TargetContext, tally: Tally) -> None:
+async def collect_okta_accounts(ctx: TargetContext, tally: Tally, inputs: Inputs) -> None:
     """Read the Okta integration accounts (one unpaginated list; secrets are dropped)."""
     page = await ctx.client.get_page("/api/v2/integrations/okta/accounts")
     rows = []
@@ -96,3 +98,9 @@ def parse_okta_account(item: dict[str, Any]) -> dict[str, Any]:
         "client_id": as_str(a.get("client_id")),
         "raw": raw_json(item),
     }
+
+
+ORG_CONNECTIONS = Family("org_connections", ("org_connections",), collect_org_connections,
+                         needs=("orgs",))
+OKTA_ACCOUNTS = Family("okta_accounts", ("okta_accounts",), collect_okta_accounts,
+                       needs=("orgs",))

@@ -7,45 +7,44 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanner.collect.base import TargetContext, item_id, rel_id, rel_ids
+from scanner.client import DatadogClient
+from scanner.collect.base import item_id, rel_id, rel_ids
 from scanner.errors import APIError, ForbiddenError
 
 log = logging.getLogger(__name__)
 OrgObject = Mapping[str, Any]  # a JSON:API `orgs` object: id and attributes
 
 
-async def check_key_pair(ctx: TargetContext) -> str | None:
+async def check_key_pair(client: DatadogClient, site: str) -> str | None:
     """Why the target's key pair cannot be used on its site, or None when it can.
 
     GET /api/v1/validate checks the API key (needs no permission); GET
     /api/v2/current_user then checks the application key (needs none either) and names
-    the org, which is kept for `identify_org`. An answer other than a refusal (a 404 from
-    a site without the recent endpoint, a 5xx) proves nothing either way: collection
-    goes on and each endpoint reports what it meets.
+    the org (`identify_org` reads the same answer: `get_once`). An answer other than a
+    refusal (a 404 from a site without the recent endpoint, a 5xx) proves nothing either
+    way: collection goes on and each endpoint reports what it meets.
     """
-    site = ctx.target.site
     try:
-        body = await ctx.client.get("/api/v1/validate")
+        body = await client.get("/api/v1/validate")
     except ForbiddenError as exc:
         return f"API key not valid for site {site} ({exc})"
     except APIError as exc:
-        log.debug("target %s: key check inconclusive: %s", ctx.target.name, exc)
+        log.debug("key check inconclusive on %s: %s", site, exc)
     else:
         if isinstance(body, Mapping) and body.get("valid") is False:
             return f"API key not valid for site {site} (GET /api/v1/validate: valid false)"
     try:
-        ctx.current_user = await ctx.client.get("/api/v2/current_user")
+        await client.get_once("/api/v2/current_user")
     except ForbiddenError as exc:
         return f"application key rejected on site {site} ({exc})"
     except APIError as exc:
-        log.debug("target %s: application key check inconclusive: %s", ctx.target.name, exc)
-        ctx.current_user = exc  # identify_org need not ask again
+        log.debug("application key check inconclusive on %s: %s", site, exc)
     return None
 
 
 @dataclass
-class OrgIdentity:
-    """The scanned org, which endpoint named it, and its managed child orgs if listed."""
+class Identification:
+    """How the org was identified: its object, which endpoint named it, its child orgs."""
 
     org: OrgObject
     source: str  # the endpoint that named the org
@@ -60,7 +59,7 @@ class OrgIdentity:
         return f"org identified by {self.source} ({'; '.join(self.tried)})"
 
 
-async def identify_org(ctx: TargetContext) -> OrgIdentity:
+async def identify_org(client: DatadogClient) -> Identification:
     """The org of the key pair: /api/v2/org, else /api/v2/current_user, else the users.
 
     /api/v2/org and /api/v2/current_user are recent; any API error on one falls back to
@@ -68,30 +67,25 @@ async def identify_org(ctx: TargetContext) -> OrgIdentity:
     """
     tried: list[str] = []
     try:
-        current, children = _parse_managed(await ctx.client.get("/api/v2/org"))
-        return OrgIdentity(current, "/api/v2/org", children)
+        current, children = _parse_managed(await client.get("/api/v2/org"))
+        return Identification(current, "/api/v2/org", children)
     except APIError as exc:
         children_error = exc
         tried.append(str(exc))
     try:
-        answer = ctx.current_user
-        if answer is None:
-            answer = await ctx.client.get("/api/v2/current_user")
-        if isinstance(answer, APIError):
-            raise answer
-        org = _org_of_user(answer)
+        org = _org_of_user(await client.get_once("/api/v2/current_user"))
         if org is None:
             raise APIError("GET /api/v2/current_user: the answer names no org")
-        return OrgIdentity(org, "/api/v2/current_user", [], children_error, tried)
+        return Identification(org, "/api/v2/current_user", [], children_error, tried)
     except APIError as exc:
         tried.append(str(exc))
-    page = await ctx.client.get_page("/api/v2/users", {"page[size]": 100, "page[number]": 0})
+    page = await client.get_page("/api/v2/users", {"page[size]": 100, "page[number]": 0})
     named = {rel_id(item, "org") for item in page.data}
     if len(named) != 1 or None in named:
         raise APIError("could not identify the org of this key pair: " + "; ".join(
             [*tried, "GET /api/v2/users: its items do not all name one org"]))
     uuid = named.pop()
-    return OrgIdentity({"id": uuid, "attributes": {}}, "/api/v2/users", [], children_error,
+    return Identification({"id": uuid, "attributes": {}}, "/api/v2/users", [], children_error,
                        tried)
 
 

@@ -9,6 +9,9 @@ from typing import Any
 
 from scanner.client import Page, path_segment
 from scanner.collect.base import (
+    Done,
+    Family,
+    Inputs,
     PageRows,
     Tally,
     TargetContext,
@@ -28,7 +31,7 @@ from scanner.timeutil import parse_timestamp
 PER_ACCOUNT_CONCURRENCY = 8
 
 
-async def collect_application_keys(ctx: TargetContext, tally: Tally) -> None:
+async def collect_application_keys(ctx: TargetContext, tally: Tally, inputs: Inputs) -> None:
     """Prefer the org-wide listing (a few pages); fall back to one listing per service account.
 
     No `include=owned_by`: every org-wide item names its owner in `relationships` anyway,
@@ -43,14 +46,15 @@ async def collect_application_keys(ctx: TargetContext, tally: Tally) -> None:
         if tally.collected:
             raise
         forbidden = exc
-    await _per_service_account(ctx, tally, forbidden)
+    await _per_service_account(ctx, tally, forbidden, inputs["users"])
 
 
 def _org_rows(ctx: TargetContext, tally: Tally, page: Page) -> PageRows:
     return _key_rows(ctx, tally, page, listing="org", owner=None)
 
 
-async def _per_service_account(ctx: TargetContext, tally: Tally, cause: ForbiddenError) -> None:
+async def _per_service_account(ctx: TargetContext, tally: Tally, cause: ForbiddenError,
+                               listed: Done) -> None:
     """List the keys of each service account, the org-wide listing being forbidden.
 
     The per-account listing needs service_account_write, which read-only auditors rarely
@@ -60,9 +64,7 @@ async def _per_service_account(ctx: TargetContext, tally: Tally, cause: Forbidde
     whatever was found; the service accounts' keys (part `service_accounts`) can still be
     whole, and the rules that need only those are then assessed.
     """
-    if ctx.users_coverage is None:
-        raise cause
-    users = await ctx.users_coverage
+    users = listed.coverage
     if users.status in ("forbidden", "failed"):
         raise cause  # no list of service accounts to fall back on
     tally.expected = 0
@@ -78,7 +80,7 @@ async def _per_service_account(ctx: TargetContext, tally: Tally, cause: Forbidde
             rows = partial(_key_rows, listing="service_account", owner=account_id)
             await consume(ctx, tally, pages, rows, total_of="total_filtered_count")
 
-    accounts = list(ctx.service_account_ids)
+    accounts = list(listed.value or ())
     failures: list[BaseException] = []
     if accounts:
         try:
@@ -151,7 +153,7 @@ def parse_application_key(item: dict[str, Any], included: Any, *, listing: str,
     }
 
 
-async def collect_api_keys(ctx: TargetContext, tally: Tally) -> None:
+async def collect_api_keys(ctx: TargetContext, tally: Tally, inputs: Inputs) -> None:
     """Page through /api/v2/api_keys (never the single-key GET: it returns the secret)."""
     pages = ctx.client.pages_by_number("/api/v2/api_keys", total_of="total_filtered_count")
     await consume(ctx, tally, pages, _api_key_rows, total_of="total_filtered_count")
@@ -194,3 +196,8 @@ def parse_api_key(item: dict[str, Any], included: Any) -> dict[str, Any]:
         "leak_source": leak_source,
         "raw": raw_json(item),
     }
+
+
+APPLICATION_KEYS = Family("application_keys", ("application_keys", "application_key_scopes"),
+                          collect_application_keys, needs=("orgs", "users"))
+API_KEYS = Family("api_keys", ("api_keys",), collect_api_keys, needs=("orgs",))

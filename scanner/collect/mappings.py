@@ -6,6 +6,8 @@ from typing import Any
 
 from scanner.client import Page
 from scanner.collect.base import (
+    Family,
+    Inputs,
     PageRows,
     Tally,
     TargetContext,
@@ -21,7 +23,7 @@ from scanner.timeutil import parse_timestamp
 MAPPING_KINDS = ("role", "team")
 
 
-async def collect_authn_mappings(ctx: TargetContext, tally: Tally) -> None:
+async def collect_authn_mappings(ctx: TargetContext, tally: Tally, inputs: Inputs) -> None:
     """List mappings twice: the API defaults to resource_type=role, so ask for team too.
 
     Each listing is filtered by its resource_type, so its own size is
@@ -66,7 +68,7 @@ def parse_authn_mapping(item: dict[str, Any], kind: str) -> dict[str, Any]:
     }
 
 
-async def collect_teams(ctx: TargetContext, tally: Tally) -> None:
+async def collect_teams(ctx: TargetContext, tally: Tally, inputs: Inputs) -> None:
     """Page through /api/v2/team; its total lives in meta.pagination (page_total reads it)."""
     pages = ctx.client.pages_by_number("/api/v2/team", total_of="total_count")
     await consume(ctx, tally, pages, _team_rows, total_of="total_count")
@@ -93,3 +95,8 @@ def parse_team(item: dict[str, Any]) -> dict[str, Any]:
         "user_count": count if isinstance(count, int) and not isinstance(count, bool) else None,
         "raw": raw_json(item),
     }
+
+
+AUTHN_MAPPINGS = Family("authn_mappings", ("authn_mappings",), collect_authn_mappings,
+                        needs=("orgs",))
+TEAMS = Family("teams", ("teams",), collect_teams, needs=("orgs",))

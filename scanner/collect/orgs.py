@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
+
+from sqlalchemy import Connection, select
 
 from scanner.client import path_segment
 from scanner.collect.base import (
+    Coverage,
+    Done,
+    Family,
+    Inputs,
+    ScannedOrg,
     Tally,
     TargetContext,
     as_bool,
@@ -17,10 +25,11 @@ from scanner.collect.base import (
 )
 from scanner.collect.identity import identify_org
 from scanner.errors import APIError, ForbiddenError
+from scanner.store import schema
 from scanner.timeutil import parse_timestamp
 
 
-async def collect_orgs(ctx: TargetContext, tally: Tally) -> None:
+async def collect_orgs(ctx: TargetContext, tally: Tally, inputs: Inputs) -> ScannedOrg:
     """Identify the target's org, read its settings, and list the orgs it manages.
 
     The endpoint splits in two parts (schema.INPUT_PARTS): `settings` (the org's SAML and
@@ -28,10 +37,9 @@ async def collect_orgs(ctx: TargetContext, tally: Tally) -> None:
     orgs, for DDA-ORG-007). Either may be missing while the other is whole; what was
     read is written whatever failed after it.
     """
-    identity = await identify_org(ctx)
-    ctx.org_uuid = item_id(identity.org)
-    ctx.org_public_id = as_str(attrs(identity.org).get("public_id"))
-    ctx.org_name = as_str(attrs(identity.org).get("name"))
+    identity = await identify_org(ctx.client)
+    ctx.identify(ScannedOrg(as_str(attrs(identity.org).get("public_id")),
+                            item_id(identity.org), as_str(attrs(identity.org).get("name"))))
     if note := identity.note():
         tally.add_note(note)
     if identity.children_error is not None:
@@ -51,6 +59,7 @@ async def collect_orgs(ctx: TargetContext, tally: Tally) -> None:
     tally.page_done(len(rows))
     domains = _autocreate_domains(settings_org)
     await ctx.writer.put("org_autocreate_domains", [ctx.tag({"domain": d}) for d in domains])
+    return ctx.org
 
 
 async def _read_settings(ctx: TargetContext, tally: Tally) -> Mapping[str, Any]:
@@ -69,7 +78,8 @@ async def _read_settings(ctx: TargetContext, tally: Tally) -> Mapping[str, Any]:
     if not isinstance(org, Mapping):
         _missing_settings(tally, "failed", f"GET /api/v1/org/{public_id} gave no 'org' object")
         return {}
-    ctx.org_name = as_str(org.get("name")) or ctx.org_name
+    if name := as_str(org.get("name")):
+        ctx.identify(replace(ctx.org, name=name))
     return org
 
 
@@ -133,3 +143,15 @@ def _autocreate_domains(org: Mapping[str, Any]) -> list[str]:
     if not isinstance(domains, list):
         return []
     return sorted({d.strip().lower() for d in domains if isinstance(d, str) and d.strip()})
+
+
+def restore_org(conn: Connection, scan_id: str, target: str, coverage: Coverage) -> Done:
+    """The org a stored scan identified for `target` (its `targets` row)."""
+    row = conn.execute(select(schema.targets).where(
+        schema.targets.c.scan_id == scan_id, schema.targets.c.target == target)).first()
+    org = ScannedOrg() if row is None else ScannedOrg(row.org_public_id, row.org_uuid,
+                                                      row.org_name)
+    return Done(coverage, org)
+
+
+ORGS = Family("orgs", ("orgs", "org_autocreate_domains"), collect_orgs, restore=restore_org)

@@ -6,6 +6,8 @@ from typing import Any
 
 from scanner.client import Page
 from scanner.collect.base import (
+    Family,
+    Inputs,
     PageRows,
     Tally,
     TargetContext,
@@ -21,7 +23,7 @@ from scanner.errors import APIError
 from scanner.timeutil import parse_timestamp
 
 
-async def collect_roles(ctx: TargetContext, tally: Tally) -> None:
+async def collect_roles(ctx: TargetContext, tally: Tally, inputs: Inputs) -> None:
     """Page through /api/v2/roles; permission ids come inline, so no per-role call."""
     pages = ctx.client.pages_by_number("/api/v2/roles", total_of="total_count")
     await consume(ctx, tally, pages, _role_rows, total_of="total_count")
@@ -56,7 +58,7 @@ def parse_role(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def collect_permissions(ctx: TargetContext, tally: Tally) -> None:
+async def collect_permissions(ctx: TargetContext, tally: Tally, inputs: Inputs) -> None:
     """Read the permission catalogue (one unpaginated response)."""
     page = await ctx.client.get_page("/api/v2/permissions")
     rows: list[dict[str, Any]] = []
@@ -81,3 +83,7 @@ def parse_permission(item: dict[str, Any]) -> dict[str, Any]:
         "restricted": as_bool(a.get("restricted")),
         "raw": raw_json(item),
     }
+
+
+ROLES = Family("roles", ("roles", "role_permissions"), collect_roles, needs=("orgs",))
+PERMISSIONS = Family("permissions", ("permissions",), collect_permissions, needs=("orgs",))

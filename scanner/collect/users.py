@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
+
+from sqlalchemy import Connection, select
 
 from scanner.client import Page
 from scanner.collect.base import (
+    Coverage,
+    Done,
+    Family,
+    Inputs,
     PageRows,
     Tally,
     TargetContext,
@@ -17,16 +24,23 @@ from scanner.collect.base import (
     raw_json,
     rel_ids,
 )
+from scanner.store import schema
 from scanner.timeutil import parse_timestamp
 
 
-async def collect_users(ctx: TargetContext, tally: Tally) -> None:
-    """Page through /api/v2/users (no status filter: disabled users matter)."""
+async def collect_users(ctx: TargetContext, tally: Tally, inputs: Inputs) -> tuple[str, ...]:
+    """Page through /api/v2/users (no status filter: disabled users matter).
+
+    Its value: the ids of the service accounts, whose keys the application-key fallback
+    lists one account at a time.
+    """
+    accounts: list[str] = []
     pages = ctx.client.pages_by_number("/api/v2/users", total_of="total_count")
-    await consume(ctx, tally, pages, _rows, total_of="total_count")
+    await consume(ctx, tally, pages, partial(_rows, accounts=accounts), total_of="total_count")
+    return tuple(accounts)
 
 
-def _rows(ctx: TargetContext, tally: Tally, page: Page) -> PageRows:
+def _rows(ctx: TargetContext, tally: Tally, page: Page, *, accounts: list[str]) -> PageRows:
     users: list[dict[str, Any]] = []
     links: list[dict[str, Any]] = []
     for item in page.data:
@@ -36,7 +50,7 @@ def _rows(ctx: TargetContext, tally: Tally, page: Page) -> PageRows:
         row = parse_user(item)
         users.append(ctx.tag(row))
         if row["service_account"]:
-            ctx.service_account_ids.append(ident)
+            accounts.append(ident)
         links.extend(ctx.tag({"user_id": ident, "role_id": r}) for r in rel_ids(item, "roles"))
     return {"users": users, "user_roles": links}
 
@@ -57,3 +71,15 @@ def parse_user(item: dict[str, Any]) -> dict[str, Any]:
         "last_login_time": parse_timestamp(a.get("last_login_time")),
         "raw": raw_json(item),
     }
+
+
+def restore_users(conn: Connection, scan_id: str, target: str, coverage: Coverage) -> Done:
+    """The service accounts a stored scan listed for `target`."""
+    accounts = conn.execute(select(schema.users.c.id).where(
+        schema.users.c.scan_id == scan_id, schema.users.c.target == target,
+        schema.users.c.service_account.is_(True))).scalars().all()
+    return Done(coverage, tuple(accounts))
+
+
+USERS = Family("users", ("users", "user_roles"), collect_users, needs=("orgs",),
+               restore=restore_users)

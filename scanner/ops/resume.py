@@ -18,12 +18,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, select
 
 from rules import Evaluated
 from scanner.client import RetryPolicy
-from scanner.collect import FAMILIES, Coverage, TargetContext, collect_target
-from scanner.collect.base import guarded
+from scanner.collect import FAMILIES, Coverage, Done, TargetContext, collect_target
 from scanner.config import Config
 from scanner.errors import BusyError, ConfigError
 from scanner.pipeline import (
@@ -34,7 +33,8 @@ from scanner.pipeline import (
     exit_code_for,
     record_collection,
 )
-from scanner.store import schema
+from scanner.store import lifecycle, schema
+from scanner.store.lifecycle import ScanStatus
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +58,17 @@ class ResumePlan:
 def plan_resume(engine: Engine, config: Config) -> ResumePlan:
     """Find the latest scan and the pairs it lacks; refuse when there is nothing to resume."""
     with engine.connect() as conn:
-        scan = conn.execute(select(schema.scans).order_by(schema.scans.c.started_at.desc())
-                            .limit(1)).mappings().first()
+        scan = lifecycle.latest(conn)
         if scan is None:
             raise ConfigError("nothing to resume: the database holds no scan yet; run "
                               "'ddaudit scan'")
         scan_id = str(scan["id"])
-        if scan["status"] == "running":
+        if scan["status"] == ScanStatus.RUNNING:
             raise BusyError(f"scan {scan_id} is still being collected; resume it once it has "
                             "finished")
-        if scan["status"] == "complete":
+        if scan["status"] == ScanStatus.COMPLETE:
             if scan["reported_at"] is None:  # only its report is missing
-                return ResumePlan(scan_id, "complete", {}, frozenset(),
+                return ResumePlan(scan_id, ScanStatus.COMPLETE, {}, frozenset(),
                                   evaluated=scan["evaluated_at"] is not None)
             raise ConfigError(f"nothing to resume: the latest scan {scan_id} is complete; "
                               "run 'ddaudit scan' for a new one")
@@ -88,16 +87,17 @@ def plan_resume(engine: Engine, config: Config) -> ResumePlan:
             missing = schema.ENDPOINTS
         if missing:
             endpoints[target.name] = missing
-    return ResumePlan(scan_id, str(scan["status"]), endpoints, frozenset(whole))
+    return ResumePlan(scan_id, ScanStatus(scan["status"]), endpoints, frozenset(whole))
 
 
 def clear_pairs(engine: Engine, plan: ResumePlan) -> None:
-    """Delete the rows the pairs about to be re-collected left behind."""
+    """Reopen the scan (running again) and delete the rows the pairs to re-collect left."""
     with engine.begin() as conn:
+        lifecycle.reopen(conn, plan.scan_id)  # refused (nothing deleted) unless partial/failed
         for target, endpoints in plan.endpoints.items():
             scoped = {"scan_id": plan.scan_id, "target": target}
             for endpoint in endpoints:
-                for name in schema.ENDPOINT_TABLES[endpoint]:
+                for name in FAMILIES[endpoint].tables:
                     table = schema.POPULATION_TABLES[name]
                     conn.execute(delete(table).where(*(table.c[k] == v for k, v in
                                                        scoped.items())))
@@ -107,51 +107,39 @@ def clear_pairs(engine: Engine, plan: ResumePlan) -> None:
             if target in plan.whole:
                 conn.execute(delete(schema.targets).where(
                     schema.targets.c.scan_id == plan.scan_id, schema.targets.c.target == target))
-        conn.execute(update(schema.scans).where(schema.scans.c.id == plan.scan_id)
-                     .values(status="running", finished_at=None))
 
 
 class _Recollector:
-    """The per-target collector of a resume: known org identity, only the listed endpoints."""
+    """The per-target collector of a resume: only the listed endpoints, the rest restored.
+
+    What a re-collected family needs and is not collected again (the org's identity, the
+    user list behind the application-key fallback) is rebuilt from the stored scan by
+    that family's own `restore`, and the same scheduler as a full collection runs it.
+    """
 
     def __init__(self, engine: Engine, plan: ResumePlan) -> None:
+        self.engine = engine
         self.plan = plan
-        with engine.connect() as conn:
-            self.orgs = {r.target: r for r in conn.execute(
-                select(schema.targets).where(schema.targets.c.scan_id == plan.scan_id))}
-            self.users = {r.target: Coverage(r.endpoint, r.status, r.collected, r.expected,
-                                             r.error)
-                          for r in conn.execute(select(schema.coverage).where(
-                              schema.coverage.c.scan_id == plan.scan_id,
-                              schema.coverage.c.endpoint == "users"))}
-            self.accounts: dict[str, list[str]] = {}
-            for target, uid in conn.execute(select(schema.users.c.target, schema.users.c.id)
-                                            .where(schema.users.c.scan_id == plan.scan_id,
-                                                   schema.users.c.service_account.is_(True))):
-                self.accounts.setdefault(target, []).append(uid)
+
+    def _known(self, target: str, endpoints: Sequence[str]) -> dict[str, Done]:
+        needed = {n for e in endpoints for n in FAMILIES[e].needs} - set(endpoints)
+        with self.engine.connect() as conn:
+            stored = {r.endpoint: Coverage(r.endpoint, r.status, r.collected, r.expected,
+                                           r.error)
+                      for r in conn.execute(select(schema.coverage).where(
+                          schema.coverage.c.scan_id == self.plan.scan_id,
+                          schema.coverage.c.target == target,
+                          schema.coverage.c.endpoint.in_(needed)))}
+            return {n: FAMILIES[n].restore(conn, self.plan.scan_id, target, stored.get(n) or
+                                           Coverage(n, "failed", 0, None, "not collected"))
+                    for n in needed}
 
     async def __call__(self, ctx: TargetContext) -> list[Coverage]:
         name = ctx.target.name
         if name in self.plan.whole:
             return await collect_target(ctx)
-        known = self.orgs[name]
-        ctx.org_public_id, ctx.org_uuid, ctx.org_name = (known.org_public_id, known.org_uuid,
-                                                         known.org_name)
         endpoints = self.plan.endpoints[name]
-        loop = asyncio.get_running_loop()
-        ctx.users_coverage = loop.create_future()
-        if "users" not in endpoints:  # application keys may fall back on the stored list
-            ctx.service_account_ids = list(self.accounts.get(name, []))
-            ctx.users_coverage.set_result(self.users.get(name) or Coverage(
-                "users", "failed", 0, None, "not collected"))
-
-        async def run(endpoint: str) -> Coverage:
-            coverage = await guarded(endpoint, FAMILIES[endpoint], ctx)
-            if endpoint == "users" and ctx.users_coverage and not ctx.users_coverage.done():
-                ctx.users_coverage.set_result(coverage)
-            return coverage
-
-        return list(await asyncio.gather(*(run(e) for e in endpoints)))
+        return await collect_target(ctx, endpoints, self._known(name, endpoints))
 
 
 def resume_scan(config: Config, engine: Engine, *,
@@ -159,7 +147,7 @@ def resume_scan(config: Config, engine: Engine, *,
     """Re-collect the latest partial scan's missing pairs, then evaluate and report it."""
     evaluation = Evaluation.from_config(config)
     plan = plan_resume(engine, config)
-    if plan.previous_status == "complete":
+    if plan.previous_status == ScanStatus.COMPLETE:
         return _report_only(config, engine, plan, evaluation)
     targets = [t for t in config.targets if t.name in plan.endpoints]
     log.info("resuming scan %s (%s): %d (target, endpoint) pairs of %d targets", plan.scan_id,
@@ -172,7 +160,7 @@ def resume_scan(config: Config, engine: Engine, *,
         if targets:
             results = asyncio.run(collect_all(engine, config, plan.scan_id, policy=policy,
                                               targets=targets, collector=collector))
-        known = set(collector.orgs) - plan.whole
+        known = set(plan.endpoints) - plan.whole  # their targets rows are kept
         return record_collection(engine, plan.scan_id, results, known_targets=known,
                                  hold=True)
 
@@ -195,5 +183,5 @@ def _report_only(config: Config, engine: Engine, plan: ResumePlan,
                  plan.scan_id)
         found = evaluation.run(engine, plan.scan_id)
     report = evaluation.report(config, engine, plan.scan_id)
-    code, hits = exit_code_for("complete", found, config.fail_on)
-    return ScanOutcome(plan.scan_id, "complete", report, hits, code)
+    code, hits = exit_code_for(ScanStatus.COMPLETE, found, config.fail_on)
+    return ScanOutcome(plan.scan_id, ScanStatus.COMPLETE, report, hits, code)

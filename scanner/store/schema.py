@@ -336,20 +336,6 @@ POPULATION_TABLES: dict[str, Table] = {
     )
 }
 
-# Which population tables each coverage endpoint fills (resume deletes them per target).
-ENDPOINT_TABLES: dict[str, tuple[str, ...]] = {
-    "orgs": ("orgs", "org_autocreate_domains"),
-    "users": ("users", "user_roles"),
-    "roles": ("roles", "role_permissions"),
-    "permissions": ("permissions",),
-    "application_keys": ("application_keys", "application_key_scopes"),
-    "api_keys": ("api_keys",),
-    "authn_mappings": ("authn_mappings",),
-    "teams": ("teams",),
-    "org_connections": ("org_connections",),
-    "okta_accounts": ("okta_accounts",),
-}
-
 # Every table whose rows belong to one scan (by `scan_id`), for prune and re-collection.
 SCAN_TABLES: tuple[Table, ...] = (*POPULATION_TABLES.values(), targets, coverage, findings,
                                   scan_shards, suppression_usage)

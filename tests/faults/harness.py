@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from scanner.client import RetryPolicy
-from scanner.collect import Coverage, TargetContext
+from scanner.collect import FAMILIES, Coverage, TargetContext
 from scanner.config import Config
 from scanner.demo import simulator_config
 from scanner.pipeline import (
@@ -29,8 +29,9 @@ from scanner.simulator.model import Estate
 from scanner.store import schema
 from scanner.store.engine import open_store
 
-# Short delays and a timeout well under the `timeout` fault's stall keep each scan quick.
-POLICY = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, timeout=0.4)
+# Short delays and a timeout well under the `timeout` fault's stall keep each scan quick; the
+# timeout leaves room for a 1000-user page on a loaded 2-core machine.
+POLICY = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, timeout=1.5)
 # Two orgs on two sites; over 1000 users each, so users come in two pages of 1000.
 SPEC = EstateSpec(sites=("datadoghq.com", "datadoghq.eu"), orgs_per_site=1,
                   users_per_org=1050, service_accounts_per_org=4,
@@ -42,7 +43,7 @@ SPEC = EstateSpec(sites=("datadoghq.com", "datadoghq.eu"), orgs_per_site=1,
 INHERENT: tuple[tuple[int, str], ...] = ((1, "application_keys"),)
 Pair = tuple[str, str]  # (target name, endpoint)
 Rows = dict[Pair, Counter[tuple[object, ...]]]
-_ENDPOINT_OF = {table: ep for ep, tables in schema.ENDPOINT_TABLES.items() for table in tables}
+_ENDPOINT_OF = {table: ep for ep, family in FAMILIES.items() for table in family.tables}
 
 
 @dataclass(frozen=True)

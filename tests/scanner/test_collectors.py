@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import pytest
@@ -19,8 +20,7 @@ from aiohttp import web
 from scanner import collect
 from scanner.client import DatadogClient, Page, RetryPolicy
 from scanner.collect import Coverage, TargetContext, collect_target
-from scanner.collect.base import Tally, consume, guarded
-from scanner.collect.orgs import collect_orgs
+from scanner.collect.base import Family, Inputs, Tally, consume, guarded
 from scanner.config import Secret, Target
 from scanner.demo import simulator_config
 from scanner.errors import APIError, ForbiddenError
@@ -117,7 +117,7 @@ async def test_a_malformed_http_answer_is_retried_then_an_api_error() -> None:
         with pytest.raises(APIError, match="ClientResponseError after 2 attempts"):
             await ctx.client.get("/api/v2/users")
         assert len(seen) == POLICY.max_attempts
-        coverage = await guarded("users", collect.FAMILIES["users"], ctx)
+        coverage = (await guarded(collect.FAMILIES["users"], ctx, {})).coverage
     assert coverage.status == "failed"
     assert coverage.error == "GET /api/v2/users: ClientResponseError after 2 attempts"
 
@@ -136,18 +136,19 @@ async def _collect_with(estate: Estate, index: int,
     """collect_target on target `index` of a served `estate`, with `families` swapped in."""
     target = estate.targets[index]
     saved = dict(collect.FAMILIES)
-    collect.FAMILIES.update(families)
+    registry = cast(dict[str, Family], collect.FAMILIES)
+    registry.update({e: replace(registry[e], collect=fn) for e, fn in families.items()})
     try:
         async with SimulatedDatadog(estate) as sim, \
                 context(sim.base_url(target.site), api_key=target.api_key,
                         app_key=target.app_key, name=target.name) as ctx:
             return await asyncio.wait_for(collect_target(ctx), GUARD)
     finally:
-        collect.FAMILIES.clear()
-        collect.FAMILIES.update(saved)
+        registry.clear()
+        registry.update(saved)
 
 
-async def _boom(ctx: TargetContext, tally: Tally) -> None:
+async def _boom(ctx: TargetContext, tally: Tally, inputs: Inputs) -> None:
     tally.collected = 3
     raise RuntimeError(f"boom (key {API_KEY} echoed)")
 
@@ -254,7 +255,7 @@ async def test_an_org_without_its_settings_is_partial(
         return _json(v1_body)
 
     async with serve(answer) as url, context(url) as ctx:
-        coverage = await guarded("orgs", collect_orgs, ctx)
+        coverage = (await guarded(collect.FAMILIES["orgs"], ctx, {})).coverage
         rows = ctx.writer.rows["orgs"]  # type: ignore[attr-defined]
     assert coverage.status == "partial" and coverage.collected == 1
     assert coverage.error is not None and why in coverage.error
@@ -272,7 +273,7 @@ async def test_teams_whose_total_changes_mid_listing_are_partial() -> None:
         return _json({"data": data, "meta": {"pagination": {"total": 150 + number}}})
 
     async with serve(answer) as url, context(url) as ctx:
-        coverage = await guarded("teams", collect.FAMILIES["teams"], ctx)
+        coverage = (await guarded(collect.FAMILIES["teams"], ctx, {})).coverage
     assert (coverage.status, coverage.collected, coverage.expected) == ("partial", 150, 150)
     assert coverage.error is not None and "total changed from 150 to 151" in coverage.error
 
@@ -328,7 +329,7 @@ async def test_error_text_echoing_the_keys_is_scrubbed() -> None:
     async with serve(answer) as url, context(url) as ctx:
         with pytest.raises(ForbiddenError) as caught:
             await ctx.client.get("/api/v2/users")
-        coverage = await guarded("users", collect.FAMILIES["users"], ctx)
+        coverage = (await guarded(collect.FAMILIES["users"], ctx, {})).coverage
     for text in (str(caught.value), coverage.error or ""):
         assert API_KEY not in text and APP_KEY not in text and stray not in text
         assert "bad api key ***; app key *** lacks a scope; not *** either" in text

@@ -83,11 +83,13 @@ def test_timestamp_parser_never_raises(text: str) -> None:
 
 
 async def test_items_without_an_id_make_the_endpoint_partial() -> None:
-    from scanner.collect.base import Tally, guarded
+    from scanner.collect.base import Family, Inputs, Tally, guarded
 
-    async def family(ctx: Any, tally: Tally) -> None:
+    async def collect(ctx: Any, tally: Tally, inputs: Inputs) -> None:
         for ident in ("a", None, "a", "b", None):
             tally.admit(ident)
+
+    family = Family("users", ("users",), collect)
 
     from types import SimpleNamespace
 
@@ -95,7 +97,7 @@ async def test_items_without_an_id_make_the_endpoint_partial() -> None:
 
     ctx = SimpleNamespace(target=SimpleNamespace(name="t"), progress=Reporter(),
                           client=SimpleNamespace(scrub=lambda text: text))
-    coverage = await guarded("users", family, ctx)  # type: ignore[arg-type]
+    coverage = (await guarded(family, ctx, {})).coverage  # type: ignore[arg-type]
     assert (coverage.status, coverage.collected) == ("partial", 2)
     assert coverage.error == "2 item(s) without a usable id were skipped"
 
@@ -152,7 +154,7 @@ async def _collect(endpoint: str, document: Any) -> tuple[Any, _Rows]:
             client = DatadogClient(session, target, allow_custom_endpoints=True,
                                    policy=RetryPolicy(max_attempts=1, timeout=5))
             ctx = TargetContext("s", target, client, writer)  # type: ignore[arg-type]
-            coverage = await guarded(endpoint, FAMILIES[endpoint], ctx)
+            coverage = (await guarded(FAMILIES[endpoint], ctx, {})).coverage
     finally:
         await runner.cleanup()
     return coverage, writer
