@@ -27,7 +27,7 @@ from scanner.pipeline import run_scan
 from scanner.simulator import EstateSpec, SimulatedDatadog, generate_estate
 from scanner.sites import DEMO_SITES
 from scanner.store import schema
-from scanner.store.engine import open_store
+from scanner.store.database import open_store
 from scanner.timeutil import utcnow
 from tests.pgserver import PgServer, start_server
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from bench.simproc import TargetInfo
 from scanner.config import Config, Secret, Target
 from scanner.pipeline import collect_all, record_collection, start_scan
-from scanner.store.engine import open_store
+from scanner.store.database import open_store
 
 
 @dataclass

@@ -34,7 +34,7 @@ from sqlalchemy import Engine, insert  # noqa: E402
 from reports import load_context, write_reports  # noqa: E402
 from reports.html import render_html  # noqa: E402
 from rules import load_rulepack  # noqa: E402
-from scanner.store.engine import open_store  # noqa: E402
+from scanner.store.database import open_store  # noqa: E402
 from scanner.store.schema import ENDPOINTS, coverage, findings, scans, targets  # noqa: E402
 
 SCAN_ID = "20261121T020000Z-bench1"

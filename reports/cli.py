@@ -43,7 +43,7 @@ def verify(folder: Path, public_key: Path | None) -> None:
 def diff(config_path: Path | None, database: str | None, from_id: str | None,
          to_id: str | None, fmt: str) -> None:
     """New, resolved and changed findings between two scans (default: the last two)."""
-    from scanner.store.engine import open_store
+    from scanner.store.database import open_store
 
     engine = open_store(resolve_config(config_path, database).database)
     result = diff_scans(engine, from_id, to_id)

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 
 from reports.load import ScanReport, ScanSummary, latest_finished_scan, load_scan
 from rules.model import Finding
-from scanner.errors import ConfigError
+from scanner.errors import ConfigError, NotFoundError
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +84,7 @@ def diff_scans(engine: Engine, from_id: str | None, to_id: str | None) -> ScanDi
     if to_id is None:
         to_id = latest_finished_scan(engine)
         if to_id is None:
-            raise ConfigError("the database holds no finished scan; run 'ddaudit scan' first")
+            raise NotFoundError("the database holds no finished scan; run 'ddaudit scan' first")
     after = load_scan(engine, to_id)
     if from_id is None:
         from_id = latest_finished_scan(engine, before=after.scan.started_at)

@@ -1,6 +1,6 @@
 """The rule engine and the built-in rule pack of ddaudit."""
 
-from rules.engine import evaluate_scan
+from rules.evaluate import evaluate_scan
 from rules.loader import load_rulepack
 from rules.model import Finding, Rule, RulePack, RuleSettings, fingerprint
 from rules.results import Evaluated, RuleRun

@@ -18,9 +18,9 @@ from scanner.errors import ConfigError, DDAuditError
 from scanner.ops.commands import COMMANDS
 from scanner.ops.jobs import nightly_scan
 from scanner.options import resolve_config, scan_options
-from scanner.pipeline import Evaluation, latest_scan_id, require_collected
+from scanner.pipeline import RuleStage, latest_scan_id, require_collected
 from scanner.preflight import preflight
-from scanner.store.engine import open_store
+from scanner.store.database import open_store
 
 log = logging.getLogger("ddaudit")
 
@@ -88,7 +88,7 @@ def evaluate(config_path: Path | None, database: str | None, output: Path | None
     engine = open_store(config.database)
     scan_id = scan_id or latest_scan_id(engine)
     require_collected(engine, scan_id)
-    findings = Evaluation.from_config(config).run(engine, scan_id)
+    findings = RuleStage.from_config(config).run(engine, scan_id)
     click.echo(f"scan {scan_id}: {len(findings)} findings")
 
 
@@ -102,7 +102,7 @@ def report(config_path: Path | None, database: str | None, output: Path | None,
     engine = open_store(config.database)
     scan_id = scan_id or latest_scan_id(engine)
     require_collected(engine, scan_id)
-    click.echo(Evaluation.from_config(config).report(config, engine, scan_id))
+    click.echo(RuleStage.from_config(config).report(config, engine, scan_id))
 
 
 @cli.command()

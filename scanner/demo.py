@@ -9,7 +9,7 @@ from scanner.config import Config, Secret, Target
 from scanner.pipeline import ScanOutcome, run_scan
 from scanner.simulator import EstateSpec, SimulatedDatadog, generate_estate
 from scanner.simulator.model import Estate
-from scanner.store.engine import open_store
+from scanner.store.database import open_store
 from scanner.timeutil import utcnow
 
 log = logging.getLogger(__name__)

@@ -3,6 +3,8 @@
     DDAuditError                 exit code 4 unless a subclass says otherwise
     ├── ConfigError              bad configuration or command line (exit 2, nothing scanned)
     ├── RuleError                a rule file that does not load (exit 2)
+    ├── NotFoundError            the scan asked for is not in the database (exit 2)
+    ├── NothingToDoError         the command has nothing to do: e.g. no scan to resume (exit 2)
     ├── StoreError               database unreachable or unusable (exit 4)
     │   └── SchemaError          schema revision not the one this ddaudit needs (exit 4)
     ├── BusyError                another run holds the lock, or shards still collect (exit 5)
@@ -30,6 +32,18 @@ class ConfigError(DDAuditError):
 
 class RuleError(DDAuditError):
     """A rule file is malformed; the message names the file and the field."""
+
+    exit_code = 2
+
+
+class NotFoundError(DDAuditError):
+    """The scan (or other stored thing) a command names is not in the database."""
+
+    exit_code = 2
+
+
+class NothingToDoError(DDAuditError):
+    """The command was valid but there is nothing for it to do (say, nothing to resume)."""
 
     exit_code = 2
 

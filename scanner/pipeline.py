@@ -26,7 +26,7 @@ from scanner.store import lifecycle, schema
 from scanner.store.lifecycle import ScanStatus
 from scanner.store.lifecycle import latest_scan_id as latest_scan_id  # for the CLI
 from scanner.store.lifecycle import require_collected as require_collected  # for the CLI
-from scanner.store.writer import SnapshotWriter
+from scanner.store.snapshot_writer import SnapshotWriter
 
 log = logging.getLogger(__name__)
 Collector = Callable[[TargetContext], Awaitable[list[Coverage]]]
@@ -158,7 +158,7 @@ def exit_code_for(status: str, findings: rules.Evaluated, fail_on: str) -> tuple
 
 
 @dataclass(frozen=True)
-class Evaluation:
+class RuleStage:
     """Everything the rule stage needs, loaded and checked before any request is sent."""
 
     pack: rules.RulePack
@@ -166,7 +166,7 @@ class Evaluation:
     suppressions: rules.Suppressions | None
 
     @classmethod
-    def from_config(cls, config: Config) -> Evaluation:
+    def from_config(cls, config: Config) -> RuleStage:
         """Load the rule pack, check the overrides, read the suppressions (exit 2 if bad)."""
         pack = rules.load_rulepack(config.rules_custom_dirs)
         settings = rules.RuleSettings(params=config.rules_params,
@@ -203,7 +203,7 @@ class Evaluation:
 
 def run_scan(config: Config, engine: Engine, *, policy: RetryPolicy | None = None) -> ScanOutcome:
     """The nightly job: collect, evaluate, report; never leaves a scan marked running."""
-    evaluation = Evaluation.from_config(config)
+    evaluation = RuleStage.from_config(config)
     scan_id, _started = start_scan(engine, config, evaluation.pack.sha256)
     log.info("scan %s started: %d targets", scan_id, len(config.targets))
 
@@ -214,7 +214,7 @@ def run_scan(config: Config, engine: Engine, *, policy: RetryPolicy | None = Non
     return conclude_scan(config, engine, scan_id, evaluation, collect)
 
 
-def conclude_scan(config: Config, engine: Engine, scan_id: str, evaluation: Evaluation,
+def conclude_scan(config: Config, engine: Engine, scan_id: str, evaluation: RuleStage,
                   collect: Callable[[], str]) -> ScanOutcome:
     """Run `collect` (it returns the scan's status), evaluate, report; mark failed on error.
 

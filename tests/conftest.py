@@ -24,7 +24,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from scanner.simulator import SimulatedDatadog, SimulatorThread
 from scanner.simulator.model import Estate
-from scanner.store.engine import open_store
+from scanner.store.database import open_store
 from scanner.store.schema import metadata
 from tests.pgserver import PgServer, PgUnavailable, start_server
 

@@ -20,7 +20,7 @@ from scanner.progress import Reporter
 from scanner.progress import current as current_reporter
 from scanner.redact import redact
 from scanner.store.schema import INPUT_PARTS
-from scanner.store.writer import SnapshotWriter
+from scanner.store.snapshot_writer import SnapshotWriter
 from scanner.timeutil import parse_timestamp
 
 log = logging.getLogger(__name__)

@@ -9,13 +9,13 @@ from pathlib import Path
 import click
 
 from scanner.errors import ConfigError
-from scanner.ops.history import ScanSummary, list_scans
+from scanner.ops.history import ScanListing, list_scans
 from scanner.ops.jobs import collect_job, prune_job
 from scanner.ops.shard import parse_shard, shard_targets
 from scanner.options import resolve_config, scan_options, store_options
 from scanner.preflight import preflight
 from scanner.store import migrate
-from scanner.store.engine import create_store_engine, open_store
+from scanner.store.database import create_store_engine, open_store
 from scanner.store.lifecycle import ScanStatus
 
 
@@ -58,7 +58,7 @@ def scans() -> None:
     """The history of scans in the database."""
 
 
-def _line(s: ScanSummary) -> str:
+def _line(s: ScanListing) -> str:
     def t(v: object) -> str:
         return "-" if v is None else f"{v:%Y-%m-%d %H:%M:%S}"
     shards = f"{s.shards} shards" if s.shards else ""

@@ -22,7 +22,7 @@ _CHUNK = 50  # scans deleted per transaction
 
 
 @dataclass(frozen=True)
-class ScanSummary:
+class ScanListing:
     """One row of `ddaudit scans list`."""
 
     id: str
@@ -68,7 +68,7 @@ class ScanSummary:
                 "reported_at": iso(self.reported_at), "unfinished": self.unfinished_stage}
 
 
-def list_scans(engine: Engine, limit: int | None = None) -> list[ScanSummary]:
+def list_scans(engine: Engine, limit: int | None = None) -> list[ScanListing]:
     """The most recent scans first, with their target, coverage and finding counts."""
     with engine.connect() as conn:
         rows = lifecycle.recent(conn, limit)
@@ -77,7 +77,7 @@ def list_scans(engine: Engine, limit: int | None = None) -> list[ScanSummary]:
         n_bad = _counts(conn, coverage.c.scan_id, ids, coverage.c.status != "complete")
         n_open = _counts(conn, findings.c.scan_id, ids, findings.c.status == "open")
         n_all = _counts(conn, findings.c.scan_id, ids)
-    return [ScanSummary(r["id"], r["started_at"], r["finished_at"], r["status"], r["shards"],
+    return [ScanListing(r["id"], r["started_at"], r["finished_at"], r["status"], r["shards"],
                         n_targets.get(r["id"], 0), n_bad.get(r["id"], 0),
                         n_open.get(r["id"], 0), n_all.get(r["id"], 0), r["evaluated_at"],
                         r["reported_at"]) for r in rows]

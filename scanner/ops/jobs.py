@@ -15,7 +15,7 @@ from scanner.ops.resume import resume_scan
 from scanner.ops.shard import CollectOutcome, collect_scan, collect_shard, default_scan_id
 from scanner.pipeline import ScanOutcome, run_scan
 from scanner.store import lifecycle
-from scanner.store.engine import open_store
+from scanner.store.database import open_store
 from scanner.timeutil import utcnow
 
 log = logging.getLogger(__name__)

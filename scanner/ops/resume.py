@@ -24,9 +24,9 @@ from rules import Evaluated
 from scanner.client import RetryPolicy
 from scanner.collect import FAMILIES, Coverage, Done, TargetContext, collect_target
 from scanner.config import Config
-from scanner.errors import BusyError, ConfigError
+from scanner.errors import BusyError, NothingToDoError
 from scanner.pipeline import (
-    Evaluation,
+    RuleStage,
     ScanOutcome,
     collect_all,
     conclude_scan,
@@ -60,7 +60,7 @@ def plan_resume(engine: Engine, config: Config) -> ResumePlan:
     with engine.connect() as conn:
         scan = lifecycle.latest(conn)
         if scan is None:
-            raise ConfigError("nothing to resume: the database holds no scan yet; run "
+            raise NothingToDoError("nothing to resume: the database holds no scan yet; run "
                               "'ddaudit scan'")
         scan_id = str(scan["id"])
         if scan["status"] == ScanStatus.RUNNING:
@@ -70,7 +70,7 @@ def plan_resume(engine: Engine, config: Config) -> ResumePlan:
             if scan["reported_at"] is None:  # only its report is missing
                 return ResumePlan(scan_id, ScanStatus.COMPLETE, {}, frozenset(),
                                   evaluated=scan["evaluated_at"] is not None)
-            raise ConfigError(f"nothing to resume: the latest scan {scan_id} is complete; "
+            raise NothingToDoError(f"nothing to resume: the latest scan {scan_id} is complete; "
                               "run 'ddaudit scan' for a new one")
         done = {(r.target, r.endpoint) for r in conn.execute(
             select(schema.coverage.c.target, schema.coverage.c.endpoint).where(
@@ -145,7 +145,7 @@ class _Recollector:
 def resume_scan(config: Config, engine: Engine, *,
                 policy: RetryPolicy | None = None) -> ScanOutcome:
     """Re-collect the latest partial scan's missing pairs, then evaluate and report it."""
-    evaluation = Evaluation.from_config(config)
+    evaluation = RuleStage.from_config(config)
     plan = plan_resume(engine, config)
     if plan.previous_status == ScanStatus.COMPLETE:
         return _report_only(config, engine, plan, evaluation)
@@ -168,7 +168,7 @@ def resume_scan(config: Config, engine: Engine, *,
 
 
 def _report_only(config: Config, engine: Engine, plan: ResumePlan,
-                 evaluation: Evaluation) -> ScanOutcome:
+                 evaluation: RuleStage) -> ScanOutcome:
     """Write the report of a complete scan whose run died before (or while) writing it.
 
     Its findings are the ones its evaluation stored (unless it was never evaluated); the

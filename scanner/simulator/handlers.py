@@ -10,7 +10,7 @@ from typing import Any
 from scanner.simulator import permissions as perms
 from scanner.simulator import render
 from scanner.simulator.model import Estate, Leak, Org, SimTarget, User
-from scanner.simulator.paging import (
+from scanner.simulator.query import (
     BadRequest,
     contains,
     limit_offset,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from scanner.simulator import render
 from scanner.simulator.handlers import Answer, Ctx, Json, dedupe, leaks
-from scanner.simulator.paging import contains, page, page_params
+from scanner.simulator.query import contains, page, page_params
 
 
 def list_app_keys(ctx: Ctx) -> Answer:

@@ -18,7 +18,7 @@ from scanner.simulator import handlers_keys as hk
 from scanner.simulator.faults import FaultInjector
 from scanner.simulator.limits import LimitCounters, RateLimiter, RateLimits
 from scanner.simulator.model import Estate, Org, SimTarget
-from scanner.simulator.paging import BadRequest
+from scanner.simulator.query import BadRequest
 from scanner.simulator.thread import SimulatorThread
 from scanner.timeutil import utcnow
 

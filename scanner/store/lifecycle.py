@@ -36,7 +36,7 @@ from sqlalchemy import Connection, Engine, RowMapping, delete, func, select, upd
 from sqlalchemy.exc import IntegrityError
 
 from scanner import __version__
-from scanner.errors import BusyError, ConfigError, ScanStateError, StoreError
+from scanner.errors import BusyError, ConfigError, NotFoundError, ScanStateError
 from scanner.store import schema
 from scanner.timeutil import utcnow
 
@@ -139,7 +139,7 @@ def latest_scan_id(engine: Engine) -> str:
     """The id of the most recent scan in the database (StoreError when there is none)."""
     row = latest(engine)
     if row is None:
-        raise StoreError("the database holds no scan yet; run 'ddaudit scan' first")
+        raise NotFoundError("the database holds no scan yet; run 'ddaudit scan' first")
     return str(row["id"])
 
 

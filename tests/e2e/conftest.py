@@ -16,7 +16,7 @@ from scanner.demo import simulator_config
 from scanner.pipeline import ScanOutcome, run_scan
 from scanner.simulator import SimulatorThread, demo_estate
 from scanner.simulator.model import Estate
-from scanner.store.engine import open_store
+from scanner.store.database import open_store
 from scanner.timeutil import utcnow
 
 FAST_RETRIES = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.05, timeout=5)

@@ -24,11 +24,11 @@ import reports
 from reports.manifest import verify_bundle
 from scanner.config import load_config
 from scanner.demo import simulator_config
-from scanner.pipeline import Evaluation
+from scanner.pipeline import RuleStage
 from scanner.simulator import SimulatedDatadog
 from scanner.simulator.model import Estate
 from scanner.store import schema
-from scanner.store.engine import open_store
+from scanner.store.database import open_store
 from tests.ops.conftest import write_toml
 
 POLL = 0.002
@@ -162,7 +162,7 @@ class CrashLab:
             return False
         engine = open_store(self.config.database)
         try:
-            evaluation = Evaluation.from_config(self.config)
+            evaluation = RuleStage.from_config(self.config)
             reports.write_reports(engine, self.earlier, bundle, pack=evaluation.pack,
                                   suppressions=evaluation.suppressions,
                                   disabled_rules=evaluation.settings.disabled)

@@ -16,7 +16,7 @@ from scanner.collect import FAMILIES, Coverage, TargetContext
 from scanner.config import Config
 from scanner.demo import simulator_config
 from scanner.pipeline import (
-    Evaluation,
+    RuleStage,
     ScanOutcome,
     collect_all,
     conclude_scan,
@@ -27,7 +27,7 @@ from scanner.simulator import EstateSpec, SimulatedDatadog, generate_estate
 from scanner.simulator.faults import Fault, FaultInjector, closed_port_url
 from scanner.simulator.model import Estate
 from scanner.store import schema
-from scanner.store.engine import open_store
+from scanner.store.database import open_store
 
 # Short delays and a timeout well under the `timeout` fault's stall keep each scan quick; the
 # timeout leaves room for a 1000-user page on a loaded 2-core machine.
@@ -164,7 +164,7 @@ def run_scenario(scenario: Scenario, estate: Estate, folder: Path, baseline: Row
 def _scan(config: Config, engine: Engine, policy: RetryPolicy
           ) -> tuple[ScanOutcome, Sequence[tuple[TargetContext, list[Coverage]]]]:
     """`run_scan`, step for step, keeping the clients' retry counters."""
-    evaluation = Evaluation.from_config(config)
+    evaluation = RuleStage.from_config(config)
     scan_id, _ = start_scan(engine, config, evaluation.pack.sha256)
     kept: list[tuple[TargetContext, list[Coverage]]] = []
 

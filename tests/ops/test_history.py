@@ -102,7 +102,7 @@ def test_abandoned_running_scans_are_marked_failed(store: Engine, tmp_path: Path
 
 
 def test_cli_scans_list_json_and_prune(tmp_path: Path) -> None:
-    from scanner.store.engine import open_store
+    from scanner.store.database import open_store
 
     url = f"sqlite:///{tmp_path / 'h.db'}"
     engine = open_store(url)

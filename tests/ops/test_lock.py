@@ -84,7 +84,7 @@ def test_heartbeat_keeps_a_long_run_from_looking_stale(store: Engine) -> None:
 def test_overlapping_cli_scan_exits_5_with_one_line_and_no_scan(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'lock.db'}"
     env = {"PATH": "/usr/bin:/bin", "DD_API_KEY": "k" * 32, "DD_APP_KEY": "a" * 40}
-    from scanner.store.engine import open_store
+    from scanner.store.database import open_store
 
     engine = open_store(url)
     with RunLock(engine, command="scan"):

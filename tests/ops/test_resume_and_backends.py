@@ -10,12 +10,12 @@ from sqlalchemy import Engine, delete, func, select, update
 
 import rules
 from scanner.config import Config
-from scanner.errors import ConfigError
+from scanner.errors import NothingToDoError
 from scanner.ops.jobs import nightly_scan
 from scanner.simulator import SimulatorThread
 from scanner.simulator.model import Estate
 from scanner.store import schema
-from scanner.store.engine import open_store
+from scanner.store.database import open_store
 from tests.ops.conftest import FAST
 from tests.oracle import expected_findings, expected_not_assessed
 
@@ -74,7 +74,7 @@ def test_resume_recollects_only_the_failed_pairs(
             schema.coverage.c.scan_id == first.scan_id)).scalars())
         scans = conn.execute(select(schema.scans.c.id, schema.scans.c.status)).all()
     assert statuses == {"complete"} and scans == [(first.scan_id, "complete")]
-    with pytest.raises(ConfigError, match="is complete"):
+    with pytest.raises(NothingToDoError, match="is complete"):
         nightly_scan(sim_config, resume=True, policy=FAST)
     engine.dispose()
 

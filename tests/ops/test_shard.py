@@ -13,11 +13,11 @@ from scanner.demo import simulator_config
 from scanner.errors import BusyError, ConfigError
 from scanner.ops.jobs import collect_job
 from scanner.ops.shard import parse_shard, shard_targets
-from scanner.pipeline import Evaluation, require_collected
+from scanner.pipeline import RuleStage, require_collected
 from scanner.simulator import SimulatorThread
 from scanner.simulator.model import Estate
 from scanner.store import schema
-from scanner.store.engine import open_store
+from scanner.store.database import open_store
 from tests.ops.conftest import FAST, ddaudit, ddaudit_async, write_toml
 from tests.oracle import expected_findings
 
@@ -87,8 +87,8 @@ def test_evaluation_of_a_sharded_scan_matches_a_single_scan(sim_config: Config) 
     for i in (1, 2, 3):
         collect_job(sim_config, shard=(i, 3), scan_id="n3", policy=FAST)
     engine = open_store(sim_config.database)
-    findings = Evaluation.from_config(sim_config).run(engine, "n3")
+    findings = RuleStage.from_config(sim_config).run(engine, "n3")
     whole = collect_job(sim_config, policy=FAST)
-    again = Evaluation.from_config(sim_config).run(engine, whole.scan_id)
+    again = RuleStage.from_config(sim_config).run(engine, whole.scan_id)
     assert {f.id for f in findings} == {f.id for f in again}
     engine.dispose()

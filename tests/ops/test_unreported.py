@@ -17,7 +17,7 @@ from scanner.config import Config
 from scanner.ops.history import list_scans
 from scanner.ops.jobs import collect_job, nightly_scan
 from scanner.store import schema
-from scanner.store.engine import open_store
+from scanner.store.database import open_store
 from tests.ops.conftest import FAST, ddaudit, write_toml
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ import pytest
 from report_seed import HOSTILE, XSS_ATTR, MakeStore, Seed, insert_seed
 from sqlalchemy import Engine
 
-from scanner.store.engine import open_store
+from scanner.store.database import open_store
 
 
 @pytest.fixture

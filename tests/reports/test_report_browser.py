@@ -14,7 +14,7 @@ from report_seed import HOSTILE, SCAN_ID, Seed, insert_seed
 
 from reports import write_reports
 from scanner.demo import run_demo
-from scanner.store.engine import open_store
+from scanner.store.database import open_store
 
 pytestmark = pytest.mark.slow
 

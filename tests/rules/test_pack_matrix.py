@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-import rules.engine
-import rules.history
-import rules.writer
+import rules.evaluate
+import rules.findings_writer
+import rules.first_seen
 from rules import Finding, RuleSettings
 from scanner.store.schema import ENDPOINTS
 from tests.rules.conftest import NOW, Snap, Tgt
@@ -152,9 +152,9 @@ def test_batches_give_the_same_result(snap: Snap, monkeypatch: pytest.MonkeyPatc
     later = Snap(snap.engine, snap.pack, "scan-2", NOW + timedelta(days=1))
     _estate(later)
     expected = later.evaluate()
-    monkeypatch.setattr(rules.engine, "_FETCH", 2)
-    monkeypatch.setattr(rules.writer, "WRITE", 3)
-    monkeypatch.setattr(rules.history, "LOOKUP", 2)
+    monkeypatch.setattr(rules.evaluate, "_FETCH", 2)
+    monkeypatch.setattr(rules.findings_writer, "WRITE", 3)
+    monkeypatch.setattr(rules.first_seen, "LOOKUP", 2)
     assert later.evaluate() == expected
     assert snap.evaluate() == reference
     assert {f.first_seen for f in expected} == {NOW}

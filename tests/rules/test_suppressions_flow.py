@@ -19,9 +19,9 @@ from sqlalchemy import create_engine, delete, func, inspect, select, update
 from rules import RulePack, RuleSettings, load_suppressions
 from scanner.cli import main
 from scanner.demo import simulator_config
-from scanner.pipeline import Evaluation, run_scan
+from scanner.pipeline import RuleStage, run_scan
 from scanner.simulator import SimulatedDatadog, demo_estate
-from scanner.store.engine import open_store
+from scanner.store.database import open_store
 from scanner.store.schema import findings, scans, suppression_usage
 from scanner.timeutil import utcnow
 from tests.e2e.conftest import FAST_RETRIES
@@ -125,7 +125,7 @@ def test_evaluation_logs_expired_and_unused_entries(
     path.write_text(ENTRIES)
     t = snap.target(saml_enabled=False)
     snap.app_key(t, "leaky", leaked=True)
-    evaluation = Evaluation(pack, RuleSettings(), load_suppressions(path))
+    evaluation = RuleStage(pack, RuleSettings(), load_suppressions(path))
     with caplog.at_level(logging.WARNING):
         found = evaluation.run(snap.engine, snap.scan_id)
     status = {(f.rule_id, f.resource_id): f.status for f in found}
@@ -212,7 +212,7 @@ def test_usage_is_stored_and_replaced_per_evaluation(snap: Snap, tmp_path: Path,
     t = snap.target(saml_enabled=False)
     snap.app_key(t, "leaky", leaked=True)
     snap.app_key(t, "leaky-too", leaked=True)
-    Evaluation(pack, RuleSettings(), load_suppressions(path)).run(snap.engine, snap.scan_id)
+    RuleStage(pack, RuleSettings(), load_suppressions(path)).run(snap.engine, snap.scan_id)
 
     def stored() -> list[tuple[object, ...]]:
         with snap.engine.connect() as conn:
@@ -227,9 +227,9 @@ def test_usage_is_stored_and_replaced_per_evaluation(snap: Snap, tmp_path: Path,
                         (2, "DDA-ORG-*", "expired", 0, date(2001, 1, 1), None),
                         (3, "DDA-NOPE-*", "unused", 0, date(2099, 1, 1), None)]
     path.write_text(ENTRIES.split("- rule: DDA-ORG-*")[0])  # entry 1 alone
-    Evaluation(pack, RuleSettings(), load_suppressions(path)).run(snap.engine, snap.scan_id)
+    RuleStage(pack, RuleSettings(), load_suppressions(path)).run(snap.engine, snap.scan_id)
     assert stored() == [(1, "DDA-KEY-007", "active", 2, date(2099, 1, 1), "INC-42")]
-    Evaluation(pack, RuleSettings(), None).run(snap.engine, snap.scan_id)
+    RuleStage(pack, RuleSettings(), None).run(snap.engine, snap.scan_id)
     assert stored() == []
 
 

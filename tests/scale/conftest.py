@@ -17,7 +17,7 @@ from scanner.demo import simulator_config
 from scanner.pipeline import collect_all, record_collection, start_scan
 from scanner.simulator import EstateSpec, RateLimits, SimulatedDatadog, generate_estate
 from scanner.simulator.model import Estate
-from scanner.store.engine import open_store
+from scanner.store.database import open_store
 from scanner.timeutil import utcnow
 
 RETRIES = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=2.0, timeout=10)

@@ -14,7 +14,7 @@ from scanner.pipeline import run_scan
 from scanner.simulator import SimulatedDatadog
 from scanner.simulator.model import Estate, SimTarget
 from scanner.store import schema
-from scanner.store.engine import open_store
+from scanner.store.database import open_store
 from tests.scale.conftest import RETRIES, limits
 
 pytestmark = pytest.mark.slow

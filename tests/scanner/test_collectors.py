@@ -27,7 +27,7 @@ from scanner.errors import APIError, ForbiddenError
 from scanner.pipeline import collect_all, start_scan
 from scanner.simulator import EstateSpec, SimulatedDatadog, generate_estate
 from scanner.simulator.model import Estate
-from scanner.store.engine import open_store
+from scanner.store.database import open_store
 from scanner.store.schema import ENDPOINTS
 from scanner.timeutil import utcnow
 

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, select, update
 
-from scanner.errors import BusyError, ConfigError, DDAuditError, ScanStateError, StoreError
+from scanner.errors import (
+    BusyError,
+    ConfigError,
+    DDAuditError,
+    NotFoundError,
+    ScanStateError,
+)
 from scanner.store import lifecycle, schema
 from scanner.store.lifecycle import ScanStatus
 from scanner.timeutil import utcnow
@@ -156,7 +162,7 @@ def test_abandoned_fails_only_unsharded_running_scans(store: Engine) -> None:
 
 
 def test_reading_helpers(store: Engine) -> None:
-    with pytest.raises(StoreError, match="holds no scan yet"):
+    with pytest.raises(NotFoundError, match="holds no scan yet"):
         lifecycle.latest_scan_id(store)
     assert lifecycle.latest(store) is None and lifecycle.latest_complete(store) is None
     old, new = _start(store), _start(store)

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, create_engine, inspect, select, text
 
 from scanner.errors import SchemaError, StoreError
 from scanner.store import migrate
-from scanner.store.engine import create_store_engine, open_store
+from scanner.store.database import create_store_engine, open_store
 from scanner.store.schema import finding_history, metadata, scans
 
 

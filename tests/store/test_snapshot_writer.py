@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from scanner.errors import StoreError
-from scanner.store.writer import Row, SnapshotWriter
+from scanner.store.snapshot_writer import Row, SnapshotWriter
 
 GUARD = 30.0  # a hang guard only: a correct writer answers at once
 

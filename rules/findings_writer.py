@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Insert, Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from rules.history import HISTORY_COLUMNS, FindingHistory
+from rules.first_seen import HISTORY_COLUMNS, FindingHistory
 from rules.suppressions import SuppressionTracker
 from scanner.errors import StoreError
 from scanner.store.schema import finding_history, findings

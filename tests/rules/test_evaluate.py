@@ -11,7 +11,7 @@ from sqlalchemy import select
 from reports.load import load_scan
 from rules import Finding, RuleSettings, evaluate_scan, fingerprint
 from rules.model import SEVERITY_RANK
-from scanner.errors import ConfigError
+from scanner.errors import ConfigError, NotFoundError
 from scanner.store.schema import findings
 from tests.rules.conftest import NOW, Snap
 
@@ -88,7 +88,7 @@ def test_bad_settings_are_config_errors(snap, settings, message):
 def test_unknown_scan(snap, pack, engine):
     from rules import evaluate_scan
 
-    with pytest.raises(ConfigError, match="scan nope is not in the database"):
+    with pytest.raises(NotFoundError, match="scan nope is not in the database"):
         evaluate_scan(engine, "nope", pack, RuleSettings())
 
 

@@ -1,8 +1,8 @@
 """Evaluating a rule pack over one stored scan and writing its findings.
 
 Each condition runs in the database. Its rows stream through in batches, become findings
-rows (stable id, detail sentence) and go to a FindingsWriter (rules/writer.py), which
-finishes them (first_seen from finding_history, rules/history.py; suppressions applied)
+rows (stable id, detail sentence) and go to a FindingsWriter (rules/findings_writer.py), which
+finishes them (first_seen from finding_history, rules/first_seen.py; suppressions applied)
 and inserts them with executemany as they come, so memory stays flat however many
 findings a scan has. A rule whose inputs were not fully collected for a target gives one
 not_assessed finding for that org instead. The caller gets an `Evaluated`: counts, the
@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from rules.findings_writer import FindingsWriter
 from rules.model import REQUIRED_COLUMNS, Rule, RulePack, RuleSettings, fingerprint
 from rules.params import (
     ISO_TIMESTAMP,
@@ -34,8 +35,7 @@ from rules.params import (
 )
 from rules.results import Evaluated, RuleRun
 from rules.suppressions import Suppressions, SuppressionTracker, SuppressionUsage
-from rules.writer import FindingsWriter
-from scanner.errors import ConfigError, RuleError
+from scanner.errors import NotFoundError, RuleError
 from scanner.store import lifecycle
 from scanner.store.schema import (
     INPUT_PARTS,
@@ -82,7 +82,7 @@ def evaluate_scan(
             conn.execute(select(func.pg_advisory_xact_lock(_PG_EVALUATION_LOCK)))
         now = conn.execute(select(scans.c.started_at).where(scans.c.id == scan_id)).scalar()
         if now is None:
-            raise ConfigError(f"scan {scan_id} is not in the database; see `ddaudit scans list`")
+            raise NotFoundError(f"scan {scan_id} is not in the database; see `ddaudit scans list`")
         scan_targets = _targets(conn, scan_id)
         cov = _coverage(conn, scan_id)
         conn.execute(delete(findings).where(findings.c.scan_id == scan_id))
