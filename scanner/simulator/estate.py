@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from scanner.simulator import permissions as perms
-from scanner.simulator import scenarios_keys, scenarios_org
+from scanner.simulator import scenarios_keys, scenarios_org, scenarios_tokens
 from scanner.simulator.factory import Factory, seeded_rng
-from scanner.simulator.filler import fill_org
+from scanner.simulator.filler import fill_org, fill_tokens
+from scanner.simulator.handlers_tokens import TOKEN_PATHS
 from scanner.simulator.model import Estate, Org, OrgSettings, SimTarget
 from scanner.sites import DEMO_SITES
 
@@ -27,6 +28,9 @@ SITE_LABELS: dict[str, str] = {
 # Index (among scanned orgs, modulo their count) of the org whose scenario lives there.
 APP_KEYS_AT, API_KEYS_AT, UNTRACKED_AT, MAPPINGS_AT, CONNECTIONS_AT = 10, 11, 8, 12, 13
 OKTA_PEER_AT = 3
+# Tokens and OAuth clients: not the org whose key pair lacks org_app_keys_read (9), nor
+# one on a site without them (ap2: 10 and 11 in the demo estate).
+TOKENS_AT = 7
 DEFAULT_SEED = 20261121
 
 
@@ -44,11 +48,15 @@ class EstateSpec:
     mappings_per_org: int = 6
     connections_per_org: int = 2
     okta_accounts_per_org: int = 2
+    tokens_per_org: int = 6
+    oauth_clients_per_org: int = 4
     seed: int = DEFAULT_SEED
     deliberate: bool = True
     canaries: bool = False
     # (scanned-org index, permission) pairs removed from that org's key pair.
     key_gaps: tuple[tuple[int, str], ...] = ((9, "org_app_keys_read"),)
+    # Sites that do not offer the access-token and OAuth-client listings (404).
+    token_less_sites: tuple[str, ...] = ("ap2.datadoghq.com",)
 
 
 def site_label(site: str) -> str:
@@ -87,6 +95,14 @@ def generate_estate(spec: EstateSpec | None = None, *, now: datetime) -> Estate:
                 if spec.okta_accounts_per_org > 1
                 else spec.okta_accounts_per_org,
             )
+            # Tokens and OAuth clients come from a stream of their own: adding them left
+            # every other resource of the estate as it was.
+            fill_tokens(
+                Factory(seeded_rng(spec.seed, "tokens", site, k), now),
+                org,
+                tokens=spec.tokens_per_org,
+                oauth_clients=spec.oauth_clients_per_org,
+            )
             estate.orgs.append(org)
             scanned.append(org)
             estate.targets.append(
@@ -102,6 +118,9 @@ def generate_estate(spec: EstateSpec | None = None, *, now: datetime) -> Estate:
     _filler_connections(estate, scanned, spec)
     if spec.deliberate and scanned:
         _deliberate(estate, scanned, spec, now)
+    for org in estate.orgs:
+        if org.site in spec.token_less_sites:
+            org.missing_endpoints = org.missing_endpoints | TOKEN_PATHS
     for index, permission in spec.key_gaps:
         if scanned:
             target = estate.targets[index % len(estate.targets)]
@@ -160,6 +179,9 @@ def _deliberate(estate: Estate, scanned: list[Org], spec: EstateSpec, now: datet
     scenarios_keys.api_keys(f, at(API_KEYS_AT))
     scenarios_org.mappings(f, at(MAPPINGS_AT))
     scenarios_org.connections(f, estate, at(CONNECTIONS_AT), at(0), at(OKTA_PEER_AT))
+    tf = Factory(seeded_rng(spec.seed, "deliberate-tokens"), now)
+    scenarios_tokens.access_tokens(tf, at(TOKENS_AT))
+    scenarios_tokens.oauth_clients(tf, at(TOKENS_AT))
 
 
 def _canaries(estate: Estate) -> None:

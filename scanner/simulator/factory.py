@@ -9,10 +9,12 @@ from datetime import datetime, timedelta
 
 from scanner.simulator import permissions as perms
 from scanner.simulator.model import (
+    AccessToken,
     ApiKey,
     ApplicationKey,
     AuthnMapping,
     Leak,
+    OAuthClient,
     OktaAccount,
     Org,
     OrgConnection,
@@ -22,8 +24,9 @@ from scanner.simulator.model import (
     User,
 )
 
-# Rule thresholds (days) every generated age keeps at least MARGIN days away from.
-THRESHOLDS: tuple[int, ...] = (30, 90, 365)
+# Rule thresholds (days; 60 is DDA-OAUTH-001's) every generated age keeps at least MARGIN
+# days away from.
+THRESHOLDS: tuple[int, ...] = (30, 60, 90, 365)
 MARGIN = 3
 
 
@@ -229,3 +232,73 @@ class Factory:
         account = OktaAccount(self.uuid(), name, domain, auth_method, f"0oa{self.hex(17)}")
         org.okta_accounts.append(account)
         return account
+
+    def token_secret_part(self) -> str:
+        """A 22-character public part of a token, as Datadog shows it (without prefix)."""
+        return "".join(self.rng.choice(string.ascii_letters + string.digits) for _ in range(22))
+
+    def access_token(
+        self,
+        org: Org,
+        owner: User | str,
+        name: str,
+        *,
+        kind: str,
+        created_days: int,
+        expires_in_days: int | None,
+        used_days: int | None,
+        scopes: tuple[str, ...],
+        prefixed: bool = True,
+        edited: bool = False,
+    ) -> AccessToken:
+        """Add a PAT (`kind` personal) or SAT (`kind` service) owned by `owner` (or an id).
+
+        The token lives `created_days + expires_in_days` whole days (None: it never
+        expires, which only a SAT may do); a listed token has not expired yet, as Datadog
+        revokes expired ones.
+        """
+        if kind not in ("personal", "service"):
+            raise ValueError(f"unknown token kind {kind!r}")
+        if expires_in_days is not None and expires_in_days < 1:
+            raise ValueError("a listed token has not expired")
+        if used_days is not None and used_days > created_days:
+            raise ValueError("a token is not used before it is created")
+        created = self.ago(created_days)
+        expires = (None if expires_in_days is None
+                   else created + timedelta(days=created_days + expires_in_days))
+        used = None if used_days is None else max(created + timedelta(minutes=1),
+                                                  self.ago(used_days))
+        modified = None
+        if edited:
+            modified = max(created + timedelta(minutes=5),
+                           self.ago(self.rng.randint(0, max(0, created_days - 1))))
+        token = AccessToken(
+            id=self.uuid(),
+            kind=kind,
+            name=name,
+            owner_id=owner if isinstance(owner, str) else owner.id,
+            created_at=created,
+            expires_at=expires,
+            last_used_at=used,
+            modified_at=modified,
+            scopes=tuple(scopes),
+            public_portion=self.token_secret_part(),
+            prefixed=prefixed,
+        )
+        org.access_tokens.append(token)
+        return token
+
+    def oauth_client(
+        self, org: Org, name: str, *, disabled: bool, exercised_days: int | None, users: int
+    ) -> OAuthClient:
+        """Add an OAuth client authorized in `org` by `users` users (None: never exercised)."""
+        client = OAuthClient(
+            id=self.uuid(),
+            client_id=self.uuid(),
+            name=name,
+            disabled=disabled,
+            last_exercised=None if exercised_days is None else self.ago(exercised_days),
+            user_count=users,
+        )
+        org.oauth_clients.append(client)
+        return client

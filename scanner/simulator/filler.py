@@ -56,6 +56,8 @@ SA_PURPOSES = (
     "etl",
 )
 TEAMS = ("Platform", "SRE", "Data")
+TOKEN_PURPOSES = ("grafana", "backstage", "runbook-bot", "ci-smoke", "status-page", "notebook")
+OAUTH_APPS = ("Datadog Mobile", "Slack", "PagerDuty", "Jira Cloud", "Statuspage", "VS Code")
 
 AUDITOR_ROLE = "Security Auditor"
 AUDITOR_PERMISSIONS = (
@@ -207,3 +209,62 @@ def fill_org(
     slug = org.public_id[:8]
     for i in range(okta_accounts):
         f.okta(org, f"okta-{slug}-{i}", f"https://{slug}-{i}.okta.com/")
+
+
+def fill_tokens(f: Factory, org: Org, *, tokens: int, oauth_clients: int) -> None:
+    """Clean access tokens and OAuth clients for `org` (after `fill_org`, own stream).
+
+    Tokens: non-privileged scopes, at most 85 days from creation to expiry, used in the
+    last 26 days, owned by active humans (the auditor owns the first) or by young
+    service accounts holding nothing else (so no service-account rule counts them).
+    OAuth clients: enabled ones exercised in the last 26 days; every fourth is disabled.
+    """
+    me = org.user(org.current_user_id)
+    humans = [
+        u
+        for u in org.users
+        if not u.service_account and u.status == "Active" and not u.is_disabled
+    ]
+    read_only = role_named(org, "Datadog Read Only Role")
+    n_sats = tokens // 3
+    for i in range(tokens):
+        purpose = TOKEN_PURPOSES[i % len(TOKEN_PURPOSES)]
+        scopes = tuple(sorted(f.rng.sample(perms.EVERYDAY, f.rng.randint(1, 3))))
+        if i < n_sats:
+            owner_days = f.safe_days(8, 25)
+            owner = f.user(
+                org,
+                f"svc-token-{purpose}-{i}",
+                roles=[read_only],
+                service_account=True,
+                created_days=owner_days,
+                login_days=None,
+            )
+            kind, name = "service", f"{purpose}-sat"
+        else:
+            owner = me if i == n_sats and me is not None else f.rng.choice(humans)
+            owner_days = int((f.now - owner.created_at).total_seconds() // 86400)
+            kind = "personal"
+            name = "ddaudit-cli" if owner is me else f"{owner.handle.split('@')[0]}-{purpose}"
+        created = f.safe_days(1, max(1, min(70, owner_days - 1)))
+        lifetime = f.safe_days(created + 7, 85)
+        f.access_token(
+            org,
+            owner,
+            name,
+            kind=kind,
+            created_days=created,
+            expires_in_days=lifetime - created,
+            used_days=f.rng.randint(0, min(26, created - 1)),
+            scopes=scopes,
+            edited=f.rng.random() < 0.3,
+        )
+    for i in range(oauth_clients):
+        disabled = i % 4 == 3
+        f.oauth_client(
+            org,
+            OAUTH_APPS[i % len(OAUTH_APPS)] + ("" if i < len(OAUTH_APPS) else f" {i}"),
+            disabled=disabled,
+            exercised_days=f.safe_days(100, 400) if disabled else f.rng.randint(0, 26),
+            users=f.rng.randint(1, 12),
+        )

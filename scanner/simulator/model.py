@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -179,6 +180,66 @@ class OktaAccount:
     client_id: str
 
 
+@dataclass(frozen=True)
+class AccessToken:
+    """A personal (owned by a user) or service (owned by a service account) access token.
+
+    `modified_at` None: never edited (the answer then leaves the attribute out);
+    `prefixed`: `public_portion` is rendered with its `ddpat_`/`ddsat_` prefix (the April
+    2026 PATs had none).
+    """
+
+    id: str
+    kind: str  # personal | service
+    name: str
+    owner_id: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    modified_at: datetime | None
+    scopes: tuple[str, ...]
+    public_portion: str
+    prefixed: bool = True
+
+    @property
+    def item_type(self) -> str:
+        """The JSON:API `type` of this token in the mixed listing."""
+        return "service_access_tokens" if self.kind == "service" else "personal_access_tokens"
+
+    @property
+    def owner_type(self) -> str:
+        """The `owned_by.data.type`: `users` or (singular) `service_account`."""
+        return "service_account" if self.kind == "service" else "users"
+
+    @property
+    def shown_public_portion(self) -> str:
+        """`public_portion` as the API shows it (`ddpat_...`, `ddsat_...` or bare)."""
+        if not self.prefixed:
+            return self.public_portion
+        return ("ddsat_" if self.kind == "service" else "ddpat_") + self.public_portion
+
+
+@dataclass(frozen=True)
+class OAuthClient:
+    """An OAuth application authorized in the org (an `org_authorized_clients` item).
+
+    `client_id` is the id of its `oauth2_clients` resource; `name` is that client's name
+    (not in the listing's attributes: it only orders and filters it).
+    """
+
+    id: str
+    client_id: str
+    name: str
+    disabled: bool
+    last_exercised: datetime | None
+    user_count: int
+
+    def grant_ids(self) -> list[str]:
+        """Ids of the per-user grants (`user_authorized_clients`), one per user, stable."""
+        return [str(uuid.uuid5(uuid.NAMESPACE_URL, f"ddaudit-sim/uac/{self.id}/{i}"))
+                for i in range(self.user_count)]
+
+
 @dataclass
 class Org:
     """An org and everything in it."""
@@ -199,6 +260,8 @@ class Org:
     teams: list[Team] = field(default_factory=list)
     connections: list[OrgConnection] = field(default_factory=list)
     okta_accounts: list[OktaAccount] = field(default_factory=list)
+    access_tokens: list[AccessToken] = field(default_factory=list)
+    oauth_clients: list[OAuthClient] = field(default_factory=list)
     current_user_id: str = ""
     # Route paths (as in server.ROUTES) this org's site does not offer: they answer 404.
     missing_endpoints: frozenset[str] = frozenset()

@@ -93,6 +93,12 @@ _ROWS: tuple[tuple[str, str, str, str, str, bool, str, str], ...] = (
     ("8c2cd864-716f-11f0-9eb9-da7ad0900002", "governance_console_read",
      "Governance Console Read", "Access Management", "read", False,
      "2025-08-04T20:13:55.553519Z", "View the Governance Console."),
+    (_synthetic_id("org_authorized_apps_read"), "org_authorized_apps_read",
+     "Org Authorized Apps Read", "Access Management", "read", False,
+     "2026-07-07T14:02:11.51234Z", "View the OAuth applications authorized in your organization."),
+    (_synthetic_id("manage_integrations"), "manage_integrations",
+     "Integrations Manage", "Integrations", "write", False,
+     "2024-01-23T17:30:31.083178Z", "Install, uninstall, and configure integrations."),
     ("1b572396-ba15-11ee-9e19-da7ad0900002", "integrations_read",
      "Integrations Read", "Integrations", "read", False,
      "2024-01-23T17:30:31.083178Z", "View integrations and their configurations."),
@@ -196,6 +202,7 @@ SCANNER_PERMISSIONS: frozenset[str] = frozenset(
         "teams_read",
         "org_connections_read",
         "integrations_read",
+        "org_authorized_apps_read",
     }
 )
 

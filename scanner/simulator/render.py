@@ -7,10 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from scanner.simulator.model import (
+    AccessToken,
     ApiKey,
     ApplicationKey,
     AuthnMapping,
     Leak,
+    OAuthClient,
     OktaAccount,
     Org,
     OrgConnection,
@@ -37,6 +39,13 @@ def ts(value: datetime | None) -> str | None:
 def ts_z(value: datetime) -> str:
     """`2019-09-26T17:28:28Z` (no fraction), as in the v1 and v2 org examples."""
     return value.replace(microsecond=0).isoformat() + "Z"
+
+
+def ts_us_z(value: datetime | None) -> str | None:
+    """`2026-04-08T08:58:54.688182Z` (6 fractional digits and `Z`), as the token GETs."""
+    if value is None:
+        return None
+    return value.isoformat(timespec="microseconds") + "Z"
 
 
 def _ref(kind: str, rid: str) -> Json:
@@ -296,3 +305,45 @@ def okta(a: OktaAccount, extra: Json | None = None) -> Json:
     }
     attributes.update(extra or {})
     return {"type": "okta-accounts", "attributes": attributes, "id": a.id}
+
+
+def access_token(t: AccessToken) -> Json:
+    """An `AccessTokenListItem` (PAT or SAT): no secret `key`, `modified_at` once edited."""
+    attributes: Json = {
+        "created_at": ts_us_z(t.created_at),
+        "expires_at": ts_us_z(t.expires_at),
+        "last_used_at": ts_us_z(t.last_used_at),
+    }
+    if t.modified_at is not None:  # left out (not null) until the token is edited
+        attributes["modified_at"] = ts_us_z(t.modified_at)
+    attributes.update(
+        {"name": t.name, "public_portion": t.shown_public_portion, "scopes": list(t.scopes)}
+    )
+    return {
+        "attributes": attributes,
+        "id": t.id,
+        "relationships": {"owned_by": {"data": {"id": t.owner_id, "type": t.owner_type}}},
+        "type": t.item_type,
+    }
+
+
+def oauth_client(c: OAuthClient) -> Json:
+    """An `OrgAuthorizedClientData` item (the client's name is not among its attributes)."""
+    return {
+        "attributes": {
+            "disabled": c.disabled,
+            "last_exercised": ts(c.last_exercised),
+            "user_count": c.user_count,
+        },
+        "id": c.id,
+        "relationships": {
+            "oauth2_client": {"data": {"id": c.client_id, "type": "oauth2_clients"}},
+            "user_authorized_clients": {
+                "data": [{"id": g, "type": "user_authorized_clients"} for g in c.grant_ids()],
+                "links": {
+                    "related": f"/api/v2/org_authorized_clients/{c.id}/user_authorized_clients"
+                },
+            },
+        },
+        "type": "org_authorized_clients",
+    }

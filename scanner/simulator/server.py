@@ -15,6 +15,7 @@ from aiohttp import web
 
 from scanner.simulator import handlers as h
 from scanner.simulator import handlers_keys as hk
+from scanner.simulator import handlers_tokens as ht
 from scanner.simulator.faults import FaultInjector
 from scanner.simulator.limits import LimitCounters, RateLimiter, RateLimits
 from scanner.simulator.model import Estate, Org, SimTarget
@@ -31,12 +32,25 @@ HTML_429 = ("<html><head><title>429 Too Many Requests</title></head><body><cente
 
 @dataclass(frozen=True)
 class Route:
-    """A GET path, its handler and the permissions (any one of them) it requires."""
+    """A GET path, its handler and the permissions (any one of them) it requires.
+
+    `content_type` is that of its answers; `jsonapi_errors`: its 400 and 403 bodies are
+    JSON:API error objects (`JSONAPIErrorResponse`), not strings (`APIErrorResponse`).
+    """
 
     path: str
     handler: Handler
     permissions: tuple[str, ...] = ()
     rate_bucket: str = "default"
+    content_type: str = "application/json"
+    jsonapi_errors: bool = False
+
+    def error(self, status: int, message: str) -> dict[str, Any]:
+        """The body of a 400 or 403 answer of this route."""
+        if not self.jsonapi_errors:
+            return {"errors": [message]}
+        title = {400: "Bad Request", 403: "Forbidden"}.get(status, "Error")
+        return {"errors": [{"status": str(status), "title": title, "detail": message}]}
 
 
 # x-permission of each operation in datadog-openapi-subset.yaml (empty: OPEN / none).
@@ -63,6 +77,11 @@ ROUTES: tuple[Route, ...] = (
         "/api/v2/org_connections", h.list_connections, ("org_connections_read",), "org_connections"
     ),
     Route("/api/v2/integrations/okta/accounts", h.list_okta, ("integrations_read",), "okta"),
+    # Recorded as application/vnd.api+json (2026-04 cassette).
+    Route(ht.TOKENS_PATH, ht.list_access_tokens,
+          ("user_app_keys", "org_app_keys_read"), "access_tokens", "application/vnd.api+json"),
+    Route(ht.OAUTH_CLIENTS_PATH, ht.list_oauth_clients,
+          ("org_authorized_apps_read", "manage_integrations"), "oauth", jsonapi_errors=True),
 )
 
 
@@ -86,7 +105,8 @@ def _under_report(body: dict[str, Any], shortfall: int) -> None:
 
 def _sizes(org: Org) -> tuple[int, ...]:
     return (len(org.users), len(org.roles), len(org.app_keys), len(org.api_keys),
-            len(org.mappings), len(org.teams), len(org.connections), len(org.okta_accounts))
+            len(org.mappings), len(org.teams), len(org.connections), len(org.okta_accounts),
+            len(org.access_tokens), len(org.oauth_clients))
 
 
 class SimulatedDatadog:
@@ -239,9 +259,9 @@ class SimulatedDatadog:
         if route.path in org.missing_endpoints:  # the org's site does not offer it
             return _json(404, {"errors": ["Not found"]}, headers)
         if route.permissions and not set(route.permissions) & target.permissions:
-            return _json(403, {"errors": ["Forbidden"]}, headers)
+            return _json(403, route.error(403, "Forbidden"), headers)
         query = tuple(sorted(i for i in request.query.items() if i != ("page[number]", "0")))
-        key = (org.public_id, request.path, query, _sizes(org))
+        key = (org.public_id, request.path, query, _sizes(org), target.permissions)
         cached = self._cache.get(key) if self.cache else None
         if cached is None:
             self.rendered += 1
@@ -249,13 +269,13 @@ class SimulatedDatadog:
             try:
                 status, body = route.handler(ctx)
             except BadRequest as exc:
-                status, body = 400, {"errors": [str(exc)]}
+                status, body = 400, route.error(400, str(exc))
             if org.total_shortfall:
                 _under_report(body, org.total_shortfall)
             cached = (status, json.dumps(body, separators=(",", ":")))
             if self.cache:
                 self._cache[key] = cached
-        return web.Response(status=cached[0], text=cached[1], content_type="application/json",
+        return web.Response(status=cached[0], text=cached[1], content_type=route.content_type,
                             headers=headers)
 
     @web.middleware

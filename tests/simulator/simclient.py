@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -21,17 +22,21 @@ class Api:
         self,
         target: SimTarget,
         path: str,
-        params: dict[str, str | int] | None = None,
+        params: Mapping[str, str | int] | Sequence[tuple[str, str | int]] | None = None,
         *,
         api_key: str | None = None,
         app_key: str | None = None,
         site: str | None = None,
     ) -> tuple[int, Any]:
-        """GET `path` as `target` (keys overridable); returns (status, parsed JSON)."""
+        """GET `path` as `target` (keys overridable); returns (status, parsed JSON).
+
+        `params` may be pairs, to repeat a key (`[("filter[owned_by]", a), ...]`).
+        """
         headers = {"DD-API-KEY": api_key or target.api_key,
                    "DD-APPLICATION-KEY": app_key or target.app_key}
         url = self.sim.base_url(site or target.site) + path
-        query = {k: str(v) for k, v in (params or {}).items()}
+        pairs = params.items() if isinstance(params, Mapping) else (params or ())
+        query = [(k, str(v)) for k, v in pairs]
         async with self.session.get(url, headers=headers, params=query) as resp:
             return resp.status, await resp.json(content_type=None)
 

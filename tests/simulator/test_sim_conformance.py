@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 import yaml
-from openapi_schema_validator import OAS30Validator
+from openapi_schema_validator import OAS30ReadValidator, OAS30Validator, oas30_format_checker
 
 from scanner.simulator.model import Estate
 from tests.conftest import REFERENCE
 from tests.simulator.simclient import Api
 
 SPEC = REFERENCE / "datadog-openapi-subset.yaml"
+TOKENS_SPEC = REFERENCE / "datadog-openapi-tokens.yaml"
 
 # ManagedOrgsResponse is referenced but not included in the subset: per the notes ([gen]).
 _ORG = {"type": "object", "required": ["id", "type"],
@@ -123,3 +124,57 @@ async def test_error_bodies_conform(api: Api, estate: Estate) -> None:
     status, body = await api.get(target, "/api/v2/users", app_key="0" * 40)
     assert status == 403
     check("/api/v2/users", body, "403")
+
+
+# ---- access tokens and OAuth clients: datadog-openapi-tokens.yaml (one document) -------
+@cache
+def tokens_document() -> dict[str, Any]:
+    """The access-token and OAuth-client excerpts (every $ref resolves inside)."""
+    doc: dict[str, Any] = yaml.safe_load(TOKENS_SPEC.read_text())
+    return doc
+
+
+def check_tokens(path: str, body: Any, status: str = "200") -> None:
+    """Validate a response body of GET `path` as a response (readOnly fields allowed)."""
+    doc = tokens_document()
+    response = doc["paths"][path]["get"]["responses"][status]
+    schema = response["content"]["application/json"]["schema"]
+    checker = OAS30ReadValidator({**schema, "components": doc["components"]},
+                                 format_checker=oas30_format_checker)
+    errors = sorted(checker.iter_errors(body), key=str)
+    assert not errors, f"{path} {status}: {errors[0]}"
+
+
+TOKEN_CASES: list[tuple[str, dict[str, str | int]]] = [
+    ("/api/v2/personal_access_tokens", {}),
+    ("/api/v2/personal_access_tokens", {"page[size]": 100}),
+    ("/api/v2/personal_access_tokens", {"page[size]": 100, "sort": "-last_used_at"}),
+    ("/api/v2/org_authorized_clients", {}),
+    ("/api/v2/org_authorized_clients", {"page[size]": 100, "include": "oauth2_client"}),
+]
+
+
+@pytest.mark.parametrize(("path", "params"), TOKEN_CASES)
+async def test_token_listings_conform(api: Api, estate: Estate, path: str,
+                                      params: dict[str, str | int]) -> None:
+    for target in (estate.targets[0], estate.targets[7], estate.targets[12]):
+        status, body = await api.get(target, path, params)
+        assert status == 200, body
+        assert body["data"]
+        check_tokens(path, body)
+
+
+async def test_token_listing_errors_conform(api: Api, estate: Estate) -> None:
+    target = estate.targets[7]
+    tokens, clients = "/api/v2/personal_access_tokens", "/api/v2/org_authorized_clients"
+    status, body = await api.get(target, tokens, {"page[size]": 101})
+    assert status == 400
+    check_tokens(tokens, body, "400")
+    estate.revoke(target.name, "org_app_keys_read", "org_authorized_apps_read")
+    status, body = await api.get(target, tokens)
+    assert status == 403
+    check_tokens(tokens, body, "403")
+    status, body = await api.get(target, clients)
+    assert status == 403
+    check_tokens(clients, body, "403")  # JSON:API error objects
+    assert body["errors"][0]["status"] == "403"
