@@ -95,8 +95,8 @@ def generate_estate(spec: EstateSpec | None = None, *, now: datetime) -> Estate:
                 if spec.okta_accounts_per_org > 1
                 else spec.okta_accounts_per_org,
             )
-            # Tokens and OAuth clients come from a stream of their own: adding them left
-            # every other resource of the estate as it was.
+            # Tokens and OAuth clients come from a stream of their own, so they shift no
+            # other resource's random draws.
             fill_tokens(
                 Factory(seeded_rng(spec.seed, "tokens", site, k), now),
                 org,

@@ -53,7 +53,8 @@ class Route:
         return {"errors": [{"status": str(status), "title": title, "detail": message}]}
 
 
-# x-permission of each operation in datadog-openapi-subset.yaml (empty: OPEN / none).
+# x-permission of each operation in datadog-openapi-subset.yaml, and for the access tokens
+# and OAuth clients in datadog-openapi-tokens.yaml (empty: OPEN / none).
 ROUTES: tuple[Route, ...] = (
     Route("/api/v1/validate", h.validate),
     Route("/api/v1/org", h.list_orgs_v1, ("org_management",), "orgs"),
