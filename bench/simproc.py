@@ -92,6 +92,10 @@ def org_needs(org: Org, *, org_wide_keys: bool) -> dict[str, BucketNeed]:
     listing("/api/v2/team", len(org.teams))
     listing("/api/v2/org_connections", len(org.connections), CONNECTIONS_PAGE)
     add("/api/v2/integrations/okta/accounts", 1, 1)
+    for path, items in (("/api/v2/personal_access_tokens", len(org.access_tokens)),
+                        ("/api/v2/org_authorized_clients", len(org.oauth_clients))):
+        if path not in org.missing_endpoints:  # a site without them answers one 404
+            listing(path, items)
     return {b: BucketNeed(sum(r for r, _ in parts), max(c for _, c in parts))
             for b, parts in needs.items()}
 

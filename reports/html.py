@@ -29,6 +29,7 @@ from reports.views import (
 )
 from rules.model import SEVERITIES, STATUSES
 from scanner.store.lifecycle import ScanStatus
+from scanner.store.schema import COVERAGE_STATUSES
 from scanner.timeutil import isoformat_z
 
 TEMPLATE = "report.html"
@@ -134,7 +135,7 @@ def _duration(scan_start: datetime, scan_end: datetime | None) -> str:
 _KNOWN_TOKENS = (
     frozenset(SEVERITIES) | frozenset(STATUSES) | frozenset(RULE_STATUSES)
     | frozenset(s.value for s in ScanStatus)  # the scan's status
-    | frozenset(("complete", "partial", "forbidden", "failed"))  # coverage statuses
+    | frozenset(COVERAGE_STATUSES)
     | frozenset(("active", "expired", "unused"))  # suppression entries' states
 )
 

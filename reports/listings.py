@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from reports.findings_csv import write_csv
 from reports.load import ScanReport
 from scanner.errors import StoreError
-from scanner.store.schema import POPULATION_TABLES, users
+from scanner.store.schema import POPULATION_TABLES, SETTLED, users
 from scanner.timeutil import isoformat_z
 
 SCHEMA = "ddaudit.population/1"
@@ -101,7 +101,7 @@ def render_population(report: ScanReport, listings: Sequence[Listing]) -> str:
             "org_uuid": t.org_uuid,
             "org_name": t.org_name,
             "complete": bool(by_target.get(t.target))
-            and all(e["status"] == "complete" for e in by_target.get(t.target, [])),
+            and all(e["status"] in SETTLED for e in by_target.get(t.target, [])),
             "endpoints": by_target.get(t.target, []),
         }
         for t in report.targets

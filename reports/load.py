@@ -20,6 +20,7 @@ from scanner.errors import ConfigError, StoreError
 from scanner.store.lifecycle import ScanStatus
 from scanner.store.schema import (
     ENDPOINTS,
+    SETTLED,
     coverage,
     scans,
     suppression_usage,
@@ -72,8 +73,8 @@ class CoverageRow:
 
     @property
     def is_complete(self) -> bool:
-        """True only for a fully collected endpoint."""
-        return self.status == "complete"
+        """True for a fully collected endpoint, or one the site does not offer (no gap)."""
+        return self.status in SETTLED
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from scanner.errors import NotFoundError, RuleError
 from scanner.store import lifecycle
 from scanner.store.schema import (
     INPUT_PARTS,
+    SETTLED,
     coverage,
     findings,
     orgs,
@@ -148,7 +149,7 @@ def _coverage(conn: Connection, scan_id: str) -> dict[tuple[str, str], str]:
 
     def worst(key: tuple[str, str], state: str) -> None:
         # Several rows for one (target, input): the worst one wins.
-        if status.get(key, "complete") == "complete":
+        if status.get(key, "complete") in SETTLED:
             status[key] = state
 
     for target, endpoint, state, parts in rows:
@@ -175,7 +176,7 @@ def _evaluate_rule(
     skipped: set[str] = set()
     for t in scan_targets:
         missing = [(e, cov.get((t.name, e), "missing")) for e in rule.inputs]
-        missing = [(e, s) for e, s in missing if s != "complete"]
+        missing = [(e, s) for e, s in missing if s not in SETTLED]
         if missing:
             skipped.add(t.name)
             resource_id = t.org_public_id or t.name

@@ -22,6 +22,8 @@ RESOURCE_TYPES: frozenset[str] = frozenset(
         "role",
         "authn_mapping",
         "org_connection",
+        "access_token",
+        "oauth_client",
         "okta_account",
         "collection",
     }

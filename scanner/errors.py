@@ -12,6 +12,7 @@
     ├── OutputError              output folder not writable (exit 4)
     └── APIError                 a Datadog API call that did not succeed after retries
         ├── ForbiddenError       403: the key pair lacks a permission or belongs elsewhere
+        ├── UnavailableError     404 on a listing the site or org does not offer
         └── RateLimitedError     429 retries exhausted
 """
 
@@ -86,6 +87,10 @@ class APIError(DDAuditError):
 
 class ForbiddenError(APIError):
     """403 from Datadog: the key pair is wrong or lacks the endpoint's permission."""
+
+
+class UnavailableError(APIError):
+    """The site or org does not offer the endpoint (a 404 on its listing): not a gap."""
 
 
 class RateLimitedError(APIError):

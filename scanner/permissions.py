@@ -19,6 +19,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "/api/v2/team": ("teams_read",),
     "/api/v2/org_connections": ("org_connections_read",),
     "/api/v2/integrations/okta/accounts": ("integrations_read",),
+    "/api/v2/personal_access_tokens": ("user_app_keys", "org_app_keys_read"),
+    "/api/v2/org_authorized_clients": ("org_authorized_apps_read", "manage_integrations"),
 }
 _SERVICE_ACCOUNT_KEYS = re.compile(r"^/api/v2/service_accounts/[^/]+/application_keys$")
 _ORG_SETTINGS = re.compile(r"^/api/v1/org/[^/]+$")

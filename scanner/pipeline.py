@@ -132,7 +132,7 @@ def record_collection(engine: Engine, scan_id: str,
                     org_name=ctx.org_name,
                 ))
             for c in coverage:
-                if c.status != "complete":  # a coverage status (scanner.collect)
+                if c.status not in schema.SETTLED:  # a coverage gap
                     status = ScanStatus.PARTIAL
                 conn.execute(schema.coverage.insert().values(
                     scan_id=scan_id, target=ctx.target.name, site=ctx.target.site,

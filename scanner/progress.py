@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
+from scanner.store.schema import SETTLED
+
 if TYPE_CHECKING:
     from scanner.collect.base import Coverage
 
@@ -37,13 +39,13 @@ class Reporter:
 
     def endpoint_done(self, target: str, coverage: Coverage) -> None:
         """One (target, endpoint) is finished, with its coverage."""
-        if coverage.status != "complete":
+        if coverage.status not in SETTLED:
             log.warning("target %s endpoint %s %s: %s", target, coverage.endpoint,
                         coverage.status, coverage.error or "no detail")
 
     def target_done(self, target: str, coverage: Sequence[Coverage], requests: int) -> None:
         """One target is finished."""
-        bad = [c.endpoint for c in coverage if c.status != "complete"]
+        bad = [c.endpoint for c in coverage if c.status not in SETTLED]
         items = sum(c.collected for c in coverage)
         log.info("target %s done: %d items, %d requests, %s", target, items, requests,
                  "complete" if not bad else f"incomplete: {', '.join(bad)}")
@@ -85,7 +87,7 @@ class RichReporter(Reporter):
     def endpoint_done(self, target: str, coverage: Coverage) -> None:
         if target in self._tasks:
             self._bars.advance(self._tasks[target])
-        if coverage.status != "complete":
+        if coverage.status not in SETTLED:
             self.console.print(f"[yellow]{target} {coverage.endpoint}: {coverage.status}[/] "
                                f"{coverage.error or ''}", markup=True, highlight=False)
 

@@ -31,6 +31,9 @@ DEFAULT_PARAMS: dict[str, dict[str, object]] = {
     "DDA-KEY-003": {"rotation_days": 365},
     "DDA-SA-002": {"grace_days": 30},
     "DDA-SA-003": {"max_keys": 2},
+    "DDA-TOK-002": {"max_lifetime_days": 90},
+    "DDA-TOK-003": {"stale_days": 90},
+    "DDA-OAUTH-001": {"stale_days": 60},
     "DDA-ORG-004": {"public_domains": PUBLIC_DOMAINS},
     "privileged_permissions": {"names": tuple(sorted(PRIVILEGED))},
 }
@@ -47,8 +50,8 @@ RULE_INPUTS: dict[str, set[str]] = {
     "DDA-KEY-006": {"api_keys", "users"},
     "DDA-KEY-007": {"application_keys", "api_keys"},
     "DDA-SA-001": {"users", "roles", "permissions"},
-    "DDA-SA-002": {"users", "application_keys.service_accounts"},
-    "DDA-SA-003": {"users", "application_keys.service_accounts"},
+    "DDA-SA-002": {"users", "application_keys.service_accounts", "access_tokens"},
+    "DDA-SA-003": {"users", "application_keys.service_accounts", "access_tokens"},
     **{f"DDA-ORG-00{i}": {"orgs.settings"} for i in range(1, 7)},
     "DDA-ORG-007": {"orgs.children"},
     "DDA-MAP-001": {"authn_mappings", "roles", "teams"},
@@ -61,7 +64,13 @@ RULE_INPUTS: dict[str, set[str]] = {
     "DDA-CONN-003": {"orgs.identity", "org_connections", "users"},
     "DDA-OKTA-001": {"okta_accounts"},
     "DDA-OKTA-002": {"okta_accounts"},
+    **{f"DDA-TOK-00{i}": {"access_tokens"} for i in (1, 2, 3, 5)},
+    "DDA-TOK-004": {"access_tokens", "users"},
+    "DDA-OAUTH-001": {"oauth_clients"},
 }
+# The listings a site may not offer (a 404: coverage `unavailable`, no gap, nothing judged).
+OFFERED_BY: dict[str, str] = {"access_tokens": "/api/v2/personal_access_tokens",
+                              "oauth_clients": "/api/v2/org_authorized_clients"}
 PARTS: dict[str, tuple[str, ...]] = {
     "orgs": ("orgs.identity", "orgs.settings", "orgs.children"),
     "application_keys": ("application_keys.service_accounts",),
@@ -76,6 +85,8 @@ ENDPOINT_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "teams": ("teams_read",),
     "org_connections": ("org_connections_read",),
     "okta_accounts": ("integrations_read",),
+    "access_tokens": ("user_app_keys", "org_app_keys_read"),
+    "oauth_clients": ("org_authorized_apps_read", "manage_integrations"),
 }
 
 
@@ -112,7 +123,13 @@ def derived_forbidden(target: SimTarget, org: Org | None = None) -> set[str]:
         missing.add("application_keys")
         if "service_account_write" not in perms or "users" in missing:
             missing.add("application_keys.service_accounts")
-    return missing
+        missing.add("access_tokens")  # only the key pair's own user's tokens are listed
+    return missing - {e for e, path in OFFERED_BY.items() if path in offline}
+
+
+def offered(org: Org, endpoint: str) -> bool:
+    """Whether the org's site offers a listing that some sites do not."""
+    return OFFERED_BY[endpoint] not in org.missing_endpoints
 
 
 def visible_app_keys(org: Org, target: SimTarget) -> list[ApplicationKey]:
@@ -168,6 +185,7 @@ def expected_findings(
         raw |= _sa_rules(org, scanned[org.public_id], now, params)
         raw |= _org_rules(estate, org, params)
         raw |= _mapping_rules(org)
+        raw |= _token_rules(org, now, params)
     raw |= _connection_rules(estate, orgs, missing, trusted)
     raw |= _okta_rules(orgs, missing)
     for f in raw:
@@ -258,11 +276,13 @@ def _sa_rules(
     org: Org, target: SimTarget, now: datetime, params: Mapping[str, Mapping[str, object]]
 ) -> set[Finding]:
     """SA-001: an enabled SA holds an admin-equivalent role. SA-002: an enabled SA has no
-    application keys and was created more than grace_days ago. SA-003: an SA has more than
-    max_keys application keys."""
+    application keys and no access tokens, and was created more than grace_days ago.
+    SA-003: an SA has more than max_keys credentials (application keys and tokens)."""
     grace = float(_p(params, "DDA-SA-002", "grace_days"))  # type: ignore[arg-type]
     max_keys = int(_p(params, "DDA-SA-003", "max_keys"))  # type: ignore[call-overload]
     counts = Counter(k.owner_id for k in visible_app_keys(org, target))
+    if offered(org, "access_tokens"):
+        counts.update(t.owner_id for t in org.access_tokens)
     out: set[Finding] = set()
     for u in org.users:
         if not u.service_account:
@@ -275,6 +295,41 @@ def _sa_rules(
             out.add(("DDA-SA-002", *f))
         if counts[u.id] > max_keys:
             out.add(("DDA-SA-003", *f))
+    return out
+
+
+def _token_rules(
+    org: Org, now: datetime, params: Mapping[str, Mapping[str, object]]
+) -> set[Finding]:
+    """TOK-001 no expiry; 002 expires more than max_lifetime_days after creation; 003 last
+    use older than stale_days, or never used (org tracks token use) and created more than
+    stale_days ago; 004 owner disabled or not a user of the org; 005 a privileged scope.
+    OAUTH-001 an enabled client not exercised for more than stale_days, or never."""
+    site, oid = org.site, org.public_id
+    out: set[Finding] = set()
+    tokens = org.access_tokens if offered(org, "access_tokens") else []
+    lifetime = float(_p(params, "DDA-TOK-002", "max_lifetime_days"))  # type: ignore[arg-type]
+    stale = float(_p(params, "DDA-TOK-003", "stale_days"))  # type: ignore[arg-type]
+    privileged = set(_p(params, "privileged_permissions", "names"))  # type: ignore[call-overload]
+    tracks = any(t.last_used_at is not None for t in tokens)
+    for t in tokens:
+        f = (site, oid, "access_token", t.id)
+        if t.expires_at is None:
+            out.add(("DDA-TOK-001", *f))
+        elif _days(t.expires_at, t.created_at) > lifetime:
+            out.add(("DDA-TOK-002", *f))
+        if (t.last_used_at is not None and _days(now, t.last_used_at) > stale) or (
+                t.last_used_at is None and tracks and _days(now, t.created_at) > stale):
+            out.add(("DDA-TOK-003", *f))
+        owner = org.user(t.owner_id)
+        if owner is None or owner.is_disabled:
+            out.add(("DDA-TOK-004", *f))
+        if set(t.scopes) & privileged:
+            out.add(("DDA-TOK-005", *f))
+    limit = float(_p(params, "DDA-OAUTH-001", "stale_days"))  # type: ignore[arg-type]
+    for c in org.oauth_clients if offered(org, "oauth_clients") else []:
+        if not c.disabled and (c.last_exercised is None or _days(now, c.last_exercised) > limit):
+            out.add(("DDA-OAUTH-001", site, oid, "oauth_client", c.id))
     return out
 
 

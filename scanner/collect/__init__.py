@@ -13,6 +13,7 @@ from scanner.collect.keys import API_KEYS, APPLICATION_KEYS
 from scanner.collect.mappings import AUTHN_MAPPINGS, TEAMS
 from scanner.collect.orgs import ORGS
 from scanner.collect.roles import PERMISSIONS, ROLES
+from scanner.collect.tokens import ACCESS_TOKENS, OAUTH_CLIENTS
 from scanner.collect.users import USERS
 from scanner.store.schema import ENDPOINTS
 
@@ -34,7 +35,7 @@ def _register(*families: Family) -> dict[str, Family]:
 # Every API family, one line each, in coverage order (schema.ENDPOINTS).
 FAMILIES: Mapping[str, Family] = _register(
     ORGS, USERS, ROLES, PERMISSIONS, APPLICATION_KEYS, API_KEYS, AUTHN_MAPPINGS, TEAMS,
-    ORG_CONNECTIONS, OKTA_ACCOUNTS,
+    ORG_CONNECTIONS, OKTA_ACCOUNTS, ACCESS_TOKENS, OAUTH_CLIENTS,
 )
 
 

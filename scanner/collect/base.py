@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 
 from scanner.client import DatadogClient, Page, page_total
 from scanner.config import Target
-from scanner.errors import APIError, DDAuditError, ForbiddenError
+from scanner.errors import APIError, DDAuditError, ForbiddenError, UnavailableError
 from scanner.progress import Reporter
 from scanner.progress import current as current_reporter
 from scanner.redact import redact
@@ -31,7 +31,7 @@ class Coverage:
     """How completely one endpoint of one target was collected."""
 
     endpoint: str
-    status: str  # complete | partial | forbidden | failed
+    status: str  # one of schema.COVERAGE_STATUSES
     collected: int
     expected: int | None
     error: str | None = None
@@ -265,6 +265,8 @@ async def _coverage_of(family: Family, ctx: TargetContext, inputs: Inputs,
     except ForbiddenError as exc:
         return Coverage(endpoint, "forbidden", tally.collected, tally.expected, str(exc),
                         tally.parts), None
+    except UnavailableError as exc:
+        return Coverage(endpoint, "unavailable", 0, None, str(exc)), None
     except APIError as exc:
         return Coverage(endpoint, "failed", tally.collected, tally.expected, str(exc),
                         tally.parts), None

@@ -31,22 +31,25 @@ from scanner.timeutil import parse_timestamp
 PER_ACCOUNT_CONCURRENCY = 8
 
 
-async def collect_application_keys(ctx: TargetContext, tally: Tally, inputs: Inputs) -> None:
+async def collect_application_keys(ctx: TargetContext, tally: Tally, inputs: Inputs) -> bool:
     """Prefer the org-wide listing (a few pages); fall back to one listing per service account.
 
     No `include=owned_by`: every org-wide item names its owner in `relationships` anyway,
-    and the owners' user objects would only make each answer larger.
+    and the owners' user objects would only make each answer larger. Its value: whether
+    the org-wide listing could be read (the access-token listing needs the same
+    permission to see every token).
     """
     pages = ctx.client.pages_by_number("/api/v2/application_keys",
                                        total_of="total_filtered_count")
     try:
         await consume(ctx, tally, pages, _org_rows, total_of="total_filtered_count")
-        return
+        return True
     except ForbiddenError as exc:
         if tally.collected:
             raise
         forbidden = exc
     await _per_service_account(ctx, tally, forbidden, inputs["users"])
+    return False
 
 
 def _org_rows(ctx: TargetContext, tally: Tally, page: Page) -> PageRows:

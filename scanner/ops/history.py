@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Column, ColumnElement, Connection, Engine, func, select
 
 from scanner.store import lifecycle
-from scanner.store.schema import coverage, findings, targets
+from scanner.store.schema import SETTLED, coverage, findings, targets
 from scanner.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def list_scans(engine: Engine, limit: int | None = None) -> list[ScanListing]:
         rows = lifecycle.recent(conn, limit)
         ids = [r["id"] for r in rows]
         n_targets = _counts(conn, targets.c.scan_id, ids)
-        n_bad = _counts(conn, coverage.c.scan_id, ids, coverage.c.status != "complete")
+        n_bad = _counts(conn, coverage.c.scan_id, ids, coverage.c.status.notin_(SETTLED))
         n_open = _counts(conn, findings.c.scan_id, ids, findings.c.status == "open")
         n_all = _counts(conn, findings.c.scan_id, ids)
     return [ScanListing(r["id"], r["started_at"], r["finished_at"], r["status"], r["shards"],

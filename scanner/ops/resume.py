@@ -74,7 +74,8 @@ def plan_resume(engine: Engine, config: Config) -> ResumePlan:
                               "run 'ddaudit scan' for a new one")
         done = {(r.target, r.endpoint) for r in conn.execute(
             select(schema.coverage.c.target, schema.coverage.c.endpoint).where(
-                schema.coverage.c.scan_id == scan_id, schema.coverage.c.status == "complete"))}
+                schema.coverage.c.scan_id == scan_id,
+                schema.coverage.c.status.in_(schema.SETTLED)))}
     if scan["config_sha256"] != config.sha256():
         log.warning("the configuration changed since scan %s; resuming it with this one",
                     scan_id)

@@ -197,6 +197,7 @@ SCANNER_PERMISSIONS: frozenset[str] = frozenset(
         "org_management",
         "user_access_read",
         "org_app_keys_read",
+        "user_app_keys",
         "service_account_write",
         "api_keys_read",
         "teams_read",

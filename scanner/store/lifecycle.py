@@ -123,7 +123,7 @@ def status_of(bind: Bind, scan_id: str) -> ScanStatus | None:
 def coverage_status(conn: Connection, scan_id: str) -> ScanStatus:
     """COMPLETE when every coverage row of the scan is complete, else PARTIAL."""
     bad = conn.execute(select(schema.coverage.c.endpoint).where(
-        schema.coverage.c.scan_id == scan_id, schema.coverage.c.status != "complete",
+        schema.coverage.c.scan_id == scan_id, schema.coverage.c.status.notin_(schema.SETTLED),
     ).limit(1)).first()
     return ScanStatus.PARTIAL if bad is not None else ScanStatus.COMPLETE
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -110,7 +111,7 @@ coverage = Table(
     Column("site", String(64), nullable=False),
     Column("org_public_id", String(64)),
     Column("endpoint", String(64), nullable=False),
-    Column("status", String(16), nullable=False),  # complete | partial | forbidden | failed
+    Column("status", String(16), nullable=False),  # COVERAGE_STATUSES
     Column("collected", Integer, nullable=False),
     Column("expected", Integer),
     Column("error", Text),
@@ -265,6 +266,41 @@ okta_accounts = _scoped(
     Column("client_id", Text),
 )
 
+# Personal (PAT, owned by a user) and service (SAT, owned by a service account) access
+# tokens, from GET /api/v2/personal_access_tokens. No secret: `public_portion` is the
+# token's public part (it cannot authenticate alone) and is kept only in that shape.
+access_tokens = _scoped(
+    "access_tokens",
+    Column("id", String(64), nullable=False),
+    Column("kind", String(16)),  # personal | service (NULL: the item did not say)
+    Column("name", Text),
+    Column("owner_id", String(64), nullable=False),
+    Column("owner_type", String(32)),  # users | service_account (relationships.owned_by)
+    Column("created_at", DateTime),
+    Column("expires_at", DateTime),  # NULL: never expires
+    Column("lifetime_days", Float),  # expires_at - created_at, in days (NULL: no expiry)
+    Column("last_used_at", DateTime),
+    Column("modified_at", DateTime),  # NULL: never edited (the attribute is then absent)
+    Column("public_portion", String(64)),
+)
+
+access_token_scopes = _scoped(
+    "access_token_scopes",
+    Column("token_id", String(64), nullable=False),
+    Column("scope", String(128), nullable=False),
+    raw=False,
+)
+
+# OAuth applications authorized in the org, from GET /api/v2/org_authorized_clients.
+oauth_clients = _scoped(
+    "oauth_clients",
+    Column("id", String(64), nullable=False),
+    Column("client_id", String(64)),  # relationships.oauth2_client.data.id
+    Column("disabled", Boolean),
+    Column("last_exercised", DateTime),  # NULL: never exercised
+    Column("user_count", Integer),
+)
+
 findings = Table(
     "findings",
     metadata,
@@ -333,6 +369,9 @@ POPULATION_TABLES: dict[str, Table] = {
         teams,
         org_connections,
         okta_accounts,
+        access_tokens,
+        access_token_scopes,
+        oauth_clients,
     )
 }
 
@@ -352,7 +391,16 @@ ENDPOINTS: tuple[str, ...] = (
     "teams",
     "org_connections",
     "okta_accounts",
+    "access_tokens",
+    "oauth_clients",
 )
+
+# Coverage statuses (docs/outputs.md). `unavailable`: the site or org does not offer the
+# endpoint (a 404): not a gap (no DDA-SCAN-001, the scan is not partial), and the rules on
+# it judge nothing there. Anything not in SETTLED is a coverage gap.
+COVERAGE_STATUSES: tuple[str, ...] = ("complete", "partial", "forbidden", "failed",
+                                      "unavailable")
+SETTLED: frozenset[str] = frozenset({"complete", "unavailable"})
 
 # Endpoints whose input splits into parts that can be complete while the endpoint is not:
 # a rule input may name `endpoint.part` (see docs/rules.md). A part without a coverage

@@ -17,6 +17,7 @@ from scanner.pipeline import ScanOutcome, run_scan
 from scanner.simulator import SimulatorThread, demo_estate
 from scanner.simulator.model import Estate
 from scanner.store.database import open_store
+from scanner.store.schema import SETTLED
 from scanner.timeutil import utcnow
 
 FAST_RETRIES = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.05, timeout=5)
@@ -33,7 +34,7 @@ class ScanRun:
     def short(self) -> set[tuple[str, str, str]]:
         """(target, endpoint, status) of every coverage row that is not complete."""
         return {(c["target"], c["endpoint"], c["status"]) for c in self.document["coverage"]
-                if c["status"] != "complete"}
+                if c["status"] not in SETTLED}
 
     def keys(self, status: str | None = None) -> set[tuple[str, str, str, str, str]]:
         """(rule, site, org, resource type, resource id) of the findings, by status."""
@@ -45,10 +46,11 @@ class ScanRun:
 
 
 def key_gap(estate: Estate) -> set[tuple[str, str, str]]:
-    """The coverage every scan of `estate` lacks: application keys of key pairs without
-    org_app_keys_read (the demo estate has one) are partial."""
-    return {(t.name, "application_keys", "partial") for t in estate.targets
-            if "org_app_keys_read" not in t.permissions}
+    """The coverage every scan of `estate` lacks: application keys and access tokens of key
+    pairs without org_app_keys_read (the demo estate has one) are partial."""
+    return {(t.name, endpoint, "partial") for t in estate.targets
+            if "org_app_keys_read" not in t.permissions
+            for endpoint in ("application_keys", "access_tokens")}
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 import rules
 from scanner.config import Config, Secret
 from scanner.simulator.model import Estate
-from scanner.store.schema import ENDPOINTS
+from scanner.store.schema import ENDPOINTS, SETTLED
 from tests.e2e.conftest import ScanRun
 from tests.oracle import expected_findings, expected_not_assessed, findings_for
 
@@ -40,12 +40,20 @@ def test_demo_estate_gives_exactly_the_expected_findings(
     for rule_id in SPINE_RULES:  # the spine's four rules, spelled out
         assert findings_for(run.keys("open"), rule_id) == findings_for(expected, rule_id)
     assert findings_for(expected, "DDA-KEY-004") and findings_for(expected, "DDA-MAP-001")
-    # One key pair lacks org_app_keys_read: its application keys are partial, so the
-    # scan is partial (exit 3) with that one pair short and every other pair complete.
+    # One key pair lacks org_app_keys_read: its application keys are partial and so are
+    # its tokens (user_app_keys lists only its own), so the scan is partial (exit 3) with
+    # that pair short and every other pair complete, or unavailable on the site that does
+    # not offer tokens and OAuth clients: no gap there.
     assert run.outcome.status == "partial" and run.outcome.exit_code == 3
     short = {(c["target"], c["endpoint"], c["status"]) for c in run.document["coverage"]
-             if c["status"] != "complete"}
-    assert short == {(_key_gap(estate), "application_keys", "partial")}
+             if c["status"] not in SETTLED}
+    assert short == {(_key_gap(estate), "application_keys", "partial"),
+                     (_key_gap(estate), "access_tokens", "partial")}
+    unavailable = {(c["target"], c["endpoint"]) for c in run.document["coverage"]
+                   if c["status"] == "unavailable"}
+    token_less = [t.name for t in estate.targets if t.site == "ap2.datadoghq.com"]
+    assert token_less and unavailable == {(t, e) for t in token_less
+                                          for e in ("access_tokens", "oauth_clients")}
     assert len(run.document["coverage"]) == len(config.targets) * len(ENDPOINTS)
 
 
@@ -83,12 +91,14 @@ def test_a_wrong_key_pair_is_forbidden_for_that_target_only(
     for c in run.document["coverage"]:
         by_target.setdefault(c["target"], set()).add(c["status"])
     assert by_target.pop(victim.name) == {"forbidden"}
-    assert by_target.pop(_key_gap(estate)) == {"complete", "partial"}  # its app keys
-    assert all(statuses == {"complete"} for statuses in by_target.values())
+    # The key gap: its application keys and tokens partial (no org_app_keys_read); the
+    # token-less site's orgs: unavailable.
+    assert by_target.pop(_key_gap(estate)) == {"complete", "partial"}
+    assert all(statuses <= SETTLED for statuses in by_target.values())
     scan_findings = {(f["target"], f["resource_id"]) for f in run.document["findings"]
                      if f["rule_id"] == "DDA-SCAN-001"}
     assert scan_findings == {(victim.name, e) for e in ENDPOINTS} | {
-        (_key_gap(estate), "application_keys")}
+        (_key_gap(estate), "application_keys"), (_key_gap(estate), "access_tokens")}
     # Every other rule is not assessed for the victim, and nothing passes or fails there.
     victim_rules = {f["rule_id"] for f in run.document["findings"]
                     if f["target"] == victim.name and f["status"] == "not_assessed"}

@@ -166,6 +166,29 @@ class Snap:
                      created_by_name=created_by, created_at=days_ago(5),
                      connection_types="," + ",".join(sorted(types)) + ",")
 
+    def token(self, t: Tgt, tid: str, owner: str, *, kind: str = "personal",
+              created: datetime | None = None, expires: datetime | None = None,
+              never_expires: bool = False, last_used: datetime | None = None,
+              scopes: Sequence[str] = ("dashboards_read",)) -> None:
+        """Add an access token (by default created 10 days ago, expiring in 30 days)."""
+        created = created or days_ago(10)
+        expires = None if never_expires else (expires or NOW + timedelta(days=30))
+        self._scoped(s.access_tokens, t, id=tid, kind=kind, name=f"name-{tid}",
+                     owner_id=owner,
+                     owner_type="service_account" if kind == "service" else "users",
+                     created_at=created, expires_at=expires,
+                     lifetime_days=None if expires is None
+                     else (expires - created).total_seconds() / 86400,
+                     last_used_at=last_used)
+        for scope in scopes:
+            self._scoped(s.access_token_scopes, t, token_id=tid, scope=scope)
+
+    def oauth_client(self, t: Tgt, cid: str, *, disabled: bool = False,
+                     exercised: datetime | None = None) -> None:
+        """Add an authorized OAuth client."""
+        self._scoped(s.oauth_clients, t, id=cid, client_id=f"client-{cid}", disabled=disabled,
+                     last_exercised=exercised, user_count=1)
+
     def okta(self, t: Tgt, aid: str, domain: str, auth_method: str = "oauth") -> None:
         """Add an Okta integration account."""
         self._scoped(s.okta_accounts, t, id=aid, name=aid, domain=domain,

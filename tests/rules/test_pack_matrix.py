@@ -48,6 +48,14 @@ EXPECTED: set[tuple[str, str, str]] = {
     ("DDA-SA-001", "a", "sa-admin"),
     ("DDA-SA-002", "a", "sa-idle"),
     ("DDA-SA-003", "a", "sa-many"),
+    ("DDA-SA-003", "a", "sa-mixed"),
+    ("DDA-TOK-001", "a", "t-forever"),
+    ("DDA-TOK-002", "a", "t-long"),
+    ("DDA-TOK-002", "a", "t-stale"),  # stale and not yet expired: it lives over 90 days
+    ("DDA-TOK-003", "a", "t-stale"),
+    ("DDA-TOK-004", "a", "t-bob"),
+    ("DDA-TOK-005", "a", "t-priv"),
+    ("DDA-OAUTH-001", "a", "o-stale"),
 }
 
 
@@ -67,7 +75,7 @@ def _estate(snap: Snap, names: tuple[str, str, str] = ("a", "b", "c")) -> tuple[
     snap.role(a, "manual", "Hand-granted", ["dashboards_write"])
     snap.user(a, "alice")
     snap.user(a, "bob", disabled=True)
-    for sa in ("sa-admin", "sa-idle", "sa-many"):
+    for sa in ("sa-admin", "sa-idle", "sa-many", "sa-token-only", "sa-mixed"):
         snap.user(a, sa, sa=True)
     snap.grant(a, "alice", "manual")
     snap.grant(a, "alice", "ro")
@@ -96,6 +104,18 @@ def _estate(snap: Snap, names: tuple[str, str, str] = ("a", "b", "c")) -> tuple[
     snap.okta(a, "ok-tok", "shared.okta.com", "api_token")
     snap.okta(b, "ok-b", "shared.okta.com")
     snap.app_key(c, "c-key", **fresh)
+    used = {"last_used": snap.ago(1)}
+    snap.token(a, "t-forever", "sa-token-only", kind="service", never_expires=True, **used)
+    snap.token(a, "t-long", "alice", expires=snap.ago(-300), **used)
+    snap.token(a, "t-stale", "alice", created=snap.ago(200), last_used=snap.ago(120))
+    snap.token(a, "t-bob", "bob", **used)
+    snap.token(a, "t-priv", "alice", scopes=["api_keys_write"], **used)
+    snap.token(a, "t-ok", "alice", **used)
+    for i in range(2):
+        snap.app_key(a, f"mx{i}", owner="sa-mixed", **fresh)
+    snap.token(a, "t-mixed", "sa-mixed", kind="service", **used)
+    snap.oauth_client(a, "o-stale", exercised=snap.ago(100))
+    snap.oauth_client(a, "o-ok", exercised=snap.ago(5))
     return a, b, c
 
 

@@ -77,11 +77,12 @@ def test_list_shows_every_rule_with_default_parameters() -> None:
     for rule in pack.rules:
         assert any(line.split() == [rule.id, rule.severity, *rule.title.split()]
                    for line in lines), rule.id
-    assert "              stale_days = 90" in lines
-    assert "              rotation_days = 365" in lines
+    indent = " " * (max(len(r.id) for r in pack.rules) + 2)  # under the titles
+    assert f"{indent}stale_days = 90" in lines
+    assert f"{indent}rotation_days = 365" in lines
     assert any(line.strip().startswith("privileged_permissions = user_access_manage, ")
                and line.endswith("admin  (pack default)") for line in lines)
-    assert "              trusted_orgs = (none)  (from [estate] trusted_orgs)" in lines
+    assert f"{indent}trusted_orgs = (none)  (from [estate] trusted_orgs)" in lines
     assert lines[-1].startswith(f"{len(pack.rules)} rules (0 disabled)")
 
 
@@ -103,8 +104,8 @@ def test_list_with_config_shows_effective_values(config: Path) -> None:
     assert "trusted_orgs = uuid-partner  (from [estate] trusted_orgs)" in lines
     assert "DDA-ORG-005 low Widgets can be shared outside Datadog [disabled]" in {
         " ".join(line.split()) for line in lines}
-    assert any(line.startswith("ACME-ORG-001  low") for line in lines)
-    assert lines[-1].startswith("29 rules (1 disabled)")
+    assert any(line.split()[:2] == ["ACME-ORG-001", "low"] for line in lines if line)
+    assert lines[-1].startswith(f"{len(load_rulepack().rules) + 1} rules (1 disabled)")
 
 
 def test_show_gives_everything(config: Path) -> None:
@@ -163,7 +164,7 @@ def test_show_unknown_rule_is_one_line_exit_2(monkeypatch: pytest.MonkeyPatch,
     code, out, err = _main(monkeypatch, capsys, "rules", "show", "DDA-NOPE-001")
     assert code == 2 and out == ""
     assert err == "ddaudit: error: unknown rule DDA-NOPE-001; `ddaudit rules list` shows the " \
-                  "28 rules\n"
+                  f"{len(load_rulepack().rules)} rules\n"
 
 
 @pytest.mark.parametrize(

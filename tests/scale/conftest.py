@@ -18,6 +18,7 @@ from scanner.pipeline import collect_all, record_collection, start_scan
 from scanner.simulator import EstateSpec, RateLimits, SimulatedDatadog, generate_estate
 from scanner.simulator.model import Estate
 from scanner.store.database import open_store
+from scanner.store.schema import SETTLED
 from scanner.timeutil import utcnow
 
 RETRIES = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=2.0, timeout=10)
@@ -59,7 +60,7 @@ class Collected:
 
     def all_complete(self, *, but: str | None = None) -> bool:
         """True when every endpoint of every target (but `but`) was fully collected."""
-        return all(c.status == "complete" for ctx, cov in self.results for c in cov
+        return all(c.status in SETTLED for ctx, cov in self.results for c in cov
                    if ctx.target.name != but)
 
 

@@ -170,7 +170,7 @@ async def test_token_listing_errors_conform(api: Api, estate: Estate) -> None:
     status, body = await api.get(target, tokens, {"page[size]": 101})
     assert status == 400
     check_tokens(tokens, body, "400")
-    estate.revoke(target.name, "org_app_keys_read", "org_authorized_apps_read")
+    estate.revoke(target.name, "org_app_keys_read", "user_app_keys", "org_authorized_apps_read")
     status, body = await api.get(target, tokens)
     assert status == 403
     check_tokens(tokens, body, "403")

@@ -162,6 +162,7 @@ def test_forbidden_and_not_assessed(estate: Estate, now: datetime) -> None:
         ("DDA-SCAN-001", estate.targets[0].site, estate.targets[0].org_public_id, "collection",
          "teams"),
         ("DDA-SCAN-001", gap.site, gap.org_public_id, "collection", "application_keys"),
+        ("DDA-SCAN-001", gap.site, gap.org_public_id, "collection", "access_tokens"),
     }
     other = estate.targets[11]  # the API-key scenarios are in another org: still judged
     assert any(f[0] == "DDA-KEY-002" and f[2] == other.org_public_id for f in found)
@@ -183,10 +184,11 @@ def test_without_the_org_wide_key_listing_application_keys_are_not_assessed(
     gap = next(t for t in estate.targets if "org_app_keys_read" not in t.permissions)
     found = expected_findings(estate, now=now)
     assert findings_for(found, "DDA-SCAN-001") == {
-        ("DDA-SCAN-001", gap.site, gap.org_public_id, "collection", "application_keys")}
+        ("DDA-SCAN-001", gap.site, gap.org_public_id, "collection", "application_keys"),
+        ("DDA-SCAN-001", gap.site, gap.org_public_id, "collection", "access_tokens")}
     na = expected_not_assessed(estate)
     assert {f[0] for f in na} == {r for r, needs in RULE_INPUTS.items()
-                                  if "application_keys" in needs}
+                                  if {"application_keys", "access_tokens"} & needs}
     assert {f[2] for f in na} == {gap.org_public_id}
     assert not {f for f in found if f[2] == gap.org_public_id and f[0] != "DDA-SCAN-001"
                 and "application_keys" in RULE_INPUTS[f[0]]}

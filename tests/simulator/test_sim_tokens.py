@@ -157,7 +157,7 @@ async def test_filter_owned_by_takes_repeated_keys(api: Api, estate: Estate) -> 
 async def test_user_app_keys_alone_lists_own_tokens(api: Api, estate: Estate) -> None:
     org = _org(estate)
     target = estate.targets[TOKENS_AT]
-    estate.revoke(target.name, "org_app_keys_read")
+    estate.revoke(target.name, "org_app_keys_read", "user_app_keys")
     assert (await api.get(target, TOKENS))[0] == 403
     estate.grant(target.name, "user_app_keys")
     status, body = await api.get(target, TOKENS, {"page[size]": 100})
