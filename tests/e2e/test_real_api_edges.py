@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -19,7 +20,7 @@ from scanner.simulator.model import Estate, SimTarget
 from scanner.store.schema import ENDPOINTS
 from scanner.timeutil import utcnow
 from tests.e2e.conftest import ScanRun
-from tests.oracle import expected_findings, expected_not_assessed
+from tests.oracle import expected_findings, expected_not_assessed, findings_for
 
 pytestmark = pytest.mark.slow
 ORG_SETTINGS_RULES = {f"DDA-ORG-00{i}" for i in range(1, 7)} | {"DDA-MAP-004"}
@@ -312,3 +313,33 @@ def test_a_rejected_application_key_is_named(
     (error,) = {str(c["error"]) for c in run.document["coverage"]}
     assert error.startswith(f"application key rejected on site {target.site}")
     assert "e" * 40 not in str(run.document)
+
+
+# ---- issue 12: a site that does not offer access tokens or OAuth clients ---------------
+
+def test_a_site_without_tokens_is_unavailable_not_partial(tmp_path: Path,
+                                                          scan: Callable[..., ScanRun]) -> None:
+    # The demo estate without its key gap: only ap2's orgs lack the two listings (404).
+    estate = generate_estate(EstateSpec(key_gaps=()), now=utcnow())
+    with SimulatedDatadog.start_in_thread(estate) as thread:
+        config = simulator_config(estate, dict(thread.urls), tmp_path / "out",
+                                  f"sqlite:///{tmp_path / 'ddaudit.db'}")
+        run = scan(config)
+    token_less = {t.name for t in estate.targets if t.site == "ap2.datadoghq.com"}
+    unavailable = {(c["target"], c["endpoint"]) for c in run.document["coverage"]
+                   if c["status"] == "unavailable"}
+    assert token_less and unavailable == {(t, e) for t in token_less
+                                          for e in ("access_tokens", "oauth_clients")}
+    assert all(c["status"] in ("complete", "unavailable") for c in run.document["coverage"])
+    assert run.outcome.status == "complete" and run.outcome.exit_code in (0, 1)
+    assert not findings_for(run.keys(), "DDA-SCAN-001")
+    _matches_oracle(run, estate)
+    # The token rules fire elsewhere, and judge nothing (not even not_assessed) on ap2.
+    assert findings_for(run.keys("open"), "DDA-TOK-001", "DDA-OAUTH-001")
+    assert not [f for f in run.document["findings"] if f["target"] in token_less
+                and f["rule_id"].startswith(("DDA-TOK", "DDA-OAUTH"))]
+    population = json.loads((run.outcome.report.parent / "population.json").read_text()) \
+        if run.outcome.report else {}
+    statuses = {(t["target"], e["endpoint"]): e["status"] for t in population["targets"]
+                for e in t["endpoints"]}
+    assert {k for k, v in statuses.items() if v == "unavailable"} == unavailable
