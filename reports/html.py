@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 
@@ -17,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from reports.context import RULE_STATUSES, ReportContext
+from reports.credentials import KINDS, OWNER_STATUSES, Credential, offboarding
 from reports.diff import diff_counts
 from reports.views import (
     CHANGES_SAMPLE,
@@ -87,8 +89,8 @@ def content_security_policy() -> str:
     )
 
 
-def render_html(ctx: ReportContext) -> str:
-    """Return report.html for `ctx`; the same scan always gives the same text."""
+def render_html(ctx: ReportContext, credentials: Sequence[Credential] = ()) -> str:
+    """Return report.html for `ctx` and its credential inventory; deterministic."""
     css, _ = _stylesheet()
     script, _ = _script()
     report = ctx.report
@@ -112,6 +114,11 @@ def render_html(ctx: ReportContext) -> str:
         script=script,
         csp=content_security_policy(),
         explorer_data=Markup(explorer_data(ctx)),
+        credentials=credentials,
+        offboarding=offboarding(credentials),
+        credential_kinds=[(k, sum(1 for c in credentials if c.kind == k)) for k in KINDS],
+        owner_statuses=[(s, sum(1 for c in credentials if c.owner_status == s))
+                        for s in OWNER_STATUSES],
     )
 
 

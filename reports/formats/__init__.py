@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 from reports.formats.base import Phase, Renderer, RenderInput, SingleFile, utf8
+from reports.formats.credentials import Credentials
 from reports.formats.findings_csv import FindingsCsv
 from reports.formats.findings_json import FindingsJson
 from reports.formats.html import Html
@@ -64,6 +65,7 @@ FORMATS = Registry([
     Run(),
     Html(),
     Listings(),
+    Credentials(),
     Oscal(),
     Manifest(),
 ])

@@ -189,3 +189,34 @@
   window.ddauditExplorer = { apply: apply, matched: function () { return matched.length; },
                              readyAt: performance.now() };
 }());
+/* The credential inventory's filters: hide the server-rendered rows that do not match. */
+(function () {
+  "use strict";
+  var ui = document.getElementById("cred-ui");
+  var body = document.getElementById("cred-rows");
+  if (!ui || !body) { return; }
+  var kind = document.getElementById("c-kind"), owner = document.getElementById("c-owner");
+  var priv = document.getElementById("c-priv"), count = document.getElementById("cred-count");
+  var rows = Array.prototype.filter.call(body.rows, function (tr) {
+    return tr.hasAttribute("data-kind");
+  });
+  var shown = rows.length;
+  function apply() {
+    shown = 0;
+    rows.forEach(function (tr) {
+      var ok = (!kind.value || tr.getAttribute("data-kind") === kind.value) &&
+               (!owner.value || tr.getAttribute("data-owner") === owner.value) &&
+               (!priv.value || tr.getAttribute("data-priv") === priv.value);
+      tr.hidden = !ok;
+      if (ok) { shown++; }
+    });
+    count.textContent = shown + " of " + rows.length + " credentials shown.";
+  }
+  [kind, owner, priv].forEach(function (s) { s.addEventListener("change", apply); });
+  document.getElementById("c-reset").addEventListener("click", function () {
+    kind.value = ""; owner.value = ""; priv.value = ""; apply();
+  });
+  ui.hidden = false;
+  apply();
+  window.ddauditCredentials = { shown: function () { return shown; } };
+}());

@@ -9,7 +9,19 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine, insert
 
-from scanner.store.schema import coverage, findings, scans, targets
+from scanner.store.schema import (
+    access_token_scopes,
+    access_tokens,
+    api_keys,
+    application_key_scopes,
+    application_keys,
+    coverage,
+    findings,
+    oauth_clients,
+    scans,
+    targets,
+    users,
+)
 
 SCAN_ID = "20261121T020000Z-3f9a1c"
 OTHER_SCAN_ID = "20261120T020000Z-000000"
@@ -213,3 +225,76 @@ class MakeStore(Protocol):
     def __call__(
         self, seed: Seed | None = None, *, name: str = "snap", reverse: bool = False
     ) -> Engine: ...
+
+
+# Findings on the token kinds (not in FINDINGS: the other tests count those).
+CREDENTIAL_FINDINGS: list[dict[str, Any]] = [
+    {"key": "tok001", "rule_id": "DDA-TOK-001", "severity": "medium", "status": "open",
+     "target": 0, "resource_type": "access_token", "resource_id": "pat-1"},
+    {"key": "oauth001", "rule_id": "DDA-OAUTH-001", "severity": "low", "status": "open",
+     "target": 0, "resource_type": "oauth_client", "resource_id": "oc-1"},
+]
+FORMULA_NAME = '=HYPERLINK("http://evil","x")'
+
+
+def insert_credentials(engine: Engine, seed: Seed | None = None) -> None:
+    """Users and one credential of each kind for SCAN_ID (see test_reports_credentials)."""
+    seed = seed or Seed()
+
+    def scoped(t: int, **row: Any) -> dict[str, Any]:
+        return {"scan_id": SCAN_ID, "target": seed.targets[t], "site": SITES[t],
+                "org_public_id": ORG_IDS[t], **row}
+
+    when = datetime(2026, 5, 1, 12, 0, 0)
+    people = [
+        scoped(0, id="u-alice", name="Alice", email="alice@example.com", status="Active",
+               disabled=False, service_account=False),
+        scoped(0, id="u-bob", name="Bob Departed", email="bob@example.com", status="Disabled",
+               disabled=True, service_account=False),
+        scoped(0, id="u-sa", name="ci-robot", email=None, status="Disabled", disabled=True,
+               service_account=True),
+        scoped(0, id="u-sa2", name="deploy-robot", email=None, status="Active", disabled=False,
+               service_account=True),
+    ]
+    app_keys = [
+        scoped(0, id="key-b", name="bob-admin-key", owner_id="u-bob", created_at=when,
+               last_used_at=when, unscoped=False, leaked=False, listing="org"),
+        scoped(0, id="key-open", name="alice-wide-key", owner_id="u-alice", created_at=when,
+               last_used_at=None, unscoped=True, leaked=False, listing="org"),
+        scoped(0, id="key-ghost", name="ghost-key", owner_id="u-ghost", created_at=when,
+               last_used_at=None, unscoped=False, leaked=False, listing="org"),
+    ]
+    app_scopes = [scoped(0, key_id="key-b", scope=s)
+                  for s in ("user_access_manage", "dashboards_read")]
+    app_scopes.append(scoped(0, key_id="key-ghost", scope="dashboards_read"))
+    keys = [
+        scoped(1, id="leaky", name=FORMULA_NAME, created_by_id="u-eu-gone", created_at=when,
+               date_last_used=None, last_used_date=datetime(2026, 11, 1), leaked=True),
+        scoped(0, id="api-1", name="alice-api", created_by_id="u-alice", created_at=when,
+               date_last_used=datetime(2026, 11, 2), last_used_date=datetime(2026, 11, 1),
+               leaked=False),
+    ]
+    tokens = [
+        scoped(0, id="pat-1", kind="personal", name="bob-pat", owner_id="u-bob",
+               owner_type="users", created_at=when, expires_at=datetime(2027, 5, 1),
+               last_used_at=when),
+        scoped(0, id="sat-1", kind="service", name="ci-sat", owner_id="u-sa",
+               owner_type="service_account", created_at=when, expires_at=None,
+               last_used_at=None),
+        scoped(0, id="sat-2", kind=None, name="deploy-sat", owner_id="u-sa2",
+               owner_type="service_account", created_at=when, expires_at=None,
+               last_used_at=None),
+    ]
+    token_scopes = [scoped(0, token_id="pat-1", scope="dashboards_read"),
+                    scoped(0, token_id="sat-1", scope="org_management"),
+                    scoped(0, token_id="sat-1", scope="dashboards_read")]
+    clients = [scoped(0, id="oc-1", client_id="client-abc", disabled=False,
+                      last_exercised=datetime(2026, 9, 1), user_count=3)]
+    with engine.begin() as conn:
+        for table, rows in ((users, people), (application_keys, app_keys),
+                            (application_key_scopes, app_scopes), (api_keys, keys),
+                            (access_tokens, tokens), (access_token_scopes, token_scopes),
+                            (oauth_clients, clients)):
+            conn.execute(insert(table), rows)
+            other = {**rows[0], "scan_id": OTHER_SCAN_ID}  # another scan's rows never show
+            conn.execute(insert(table), [other])

@@ -15,7 +15,15 @@ from typing import Any
 import jsonschema
 import pytest
 import regex
-from report_seed import EXPECTED_FINDING_ORDER, SCAN_ID, MakeStore, Seed, finding_id
+from report_seed import (
+    CREDENTIAL_FINDINGS,
+    EXPECTED_FINDING_ORDER,
+    FINDINGS,
+    SCAN_ID,
+    MakeStore,
+    Seed,
+    finding_id,
+)
 from sqlalchemy import Engine, insert
 
 from reports import write_reports
@@ -125,6 +133,21 @@ def test_oscal_validates_against_the_nist_schema(
     errors = sorted(oscal_validator.iter_errors(doc), key=lambda e: list(e.path))
     assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
     assert all(node != [] for node in _walk(doc))  # leave keys out rather than emit []
+
+
+def test_token_and_oauth_findings_export_to_ocsf_and_valid_oscal(
+    make_store: MakeStore, tmp_path: Path, oscal_validator: Any
+) -> None:
+    engine = make_store(Seed(findings=FINDINGS + CREDENTIAL_FINDINGS))
+    out = _bundle(engine, tmp_path / "out")
+    doc = _oscal(out)
+    errors = sorted(oscal_validator.iter_errors(doc), key=lambda e: list(e.path))
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
+    types = {e["finding_info"]["uid"]: e["resources"][0]["type"] for e in _ocsf(out)}
+    assert types[finding_id("tok001")] == "access_token"
+    assert types[finding_id("oauth001")] == "oauth_client"
+    text = json.dumps(doc)
+    assert '"value": "access_token"' in text and '"value": "oauth_client"' in text
 
 
 def test_oscal_findings_per_nist_control_and_not_assessed_as_observations(

@@ -41,7 +41,7 @@ def summary() -> Iterator[Summary]:
 
 def test_builtin_formats_in_render_order() -> None:
     assert FORMATS.names() == ["findings-json", "findings-csv", "ocsf", "population", "run",
-                               "html", "listings", "oscal", "manifest"]
+                               "html", "listings", "credentials", "oscal", "manifest"]
     phases = {r.name: r.phase for r in FORMATS}
     assert phases["oscal"] == Phase.ASSESSMENT and phases["manifest"] == Phase.SEAL
     assert {p for n, p in phases.items() if n not in ("oscal", "manifest")} == {Phase.EVIDENCE}
