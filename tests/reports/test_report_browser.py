@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 from browser import browser, unavailable_reason
-from report_seed import HOSTILE, SCAN_ID, Seed, insert_seed
+from report_seed import (
+    CREDENTIAL_FINDINGS,
+    FINDINGS,
+    HOSTILE,
+    SCAN_ID,
+    Seed,
+    insert_credentials,
+    insert_seed,
+)
 
 from reports import write_reports
 from scanner.demo import run_demo
@@ -183,3 +191,32 @@ def test_report_reads_with_javascript_off(visit: Any, demo_report: Path) -> None
     assert page.locator("#rules section").first.is_visible()
     assert not page.locator("#explorer-ui").is_visible()
     assert "needs JavaScript" in page.locator("#explorer").inner_text()
+
+
+def test_credentials_filter_and_offboarding(visit: Any, tmp_path: Path) -> None:
+    engine = open_store(f"sqlite:///{tmp_path / 'creds.db'}")
+    insert_seed(engine, Seed(findings=FINDINGS + CREDENTIAL_FINDINGS))
+    insert_credentials(engine)
+    report = write_reports(engine, SCAN_ID, tmp_path / "out")
+    engine.dispose()
+    seen = visit(report)
+    page = seen.page
+    assert seen.console_errors == [] and seen.requests == [report.resolve().as_uri()]
+    assert page.locator("#credentials").is_visible() and page.locator("#cred-ui").is_visible()
+    visible = page.locator("#cred-rows tr:visible")
+    assert visible.count() == 9
+    assert "9 of 9 credentials" in page.locator("#cred-count").inner_text()
+    page.select_option("#c-kind", "service_access_token")
+    assert visible.count() == 2
+    assert set(page.locator("#cred-rows tr:visible td:nth-child(4)").all_inner_texts()) \
+        == {"service access token"}
+    page.select_option("#c-priv", "yes")
+    assert visible.count() == 1 and "ci-sat" in visible.first.inner_text()
+    page.click("#c-reset")
+    page.select_option("#c-owner", "unknown")
+    assert visible.count() == 2
+    page.click("#c-reset")
+    assert visible.count() == 9
+    offboarding = page.locator("#offboarding-table tbody").inner_text()
+    assert "Bob Departed" in offboarding and "u-ghost" in offboarding
+    assert seen.console_errors == []
