@@ -49,13 +49,14 @@ def test_one_row_per_credential_sorted_with_owner_status(make_store: MakeStore) 
     assert by_id["pat-1"].expires is not None and by_id["sat-1"].expires is None
     assert by_id["oc-1"].name == "client-abc" and by_id["oc-1"].owner_id is None
     assert by_id["key-b"].owner_name == "Bob Departed" and by_id["key-b"].org_name
-    assert load_credentials(_engine_again(make_store), SCAN_ID, privileged=()) != rows
 
 
-def _engine_again(make_store: MakeStore) -> Engine:
-    engine = make_store(Seed(findings=FINDINGS + CREDENTIAL_FINDINGS), name="again")
-    insert_credentials(engine)
-    return engine
+
+def test_privileged_follows_the_given_permissions(make_store: MakeStore) -> None:
+    engine = _engine(make_store)
+    assert not any(c.privileged for c in load_credentials(engine, SCAN_ID, privileged=()))
+    rows = load_credentials(engine, SCAN_ID, privileged=["dashboards_read"])
+    assert {c.id for c in rows if c.privileged} == {"key-b", "key-ghost", "pat-1", "sat-1"}
 
 
 def test_suppressed_findings_are_not_listed(make_store: MakeStore) -> None:
