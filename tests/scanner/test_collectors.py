@@ -20,7 +20,7 @@ from aiohttp import web
 from scanner import collect
 from scanner.client import DatadogClient, Page, RetryPolicy
 from scanner.collect import Coverage, TargetContext, collect_target
-from scanner.collect.base import Family, Inputs, Tally, consume, guarded
+from scanner.collect.base import Done, Family, Inputs, Tally, consume, guarded
 from scanner.config import Secret, Target
 from scanner.demo import simulator_config
 from scanner.errors import APIError, ForbiddenError
@@ -383,3 +383,44 @@ async def test_pages_in_flight_are_cancelled_when_the_consumer_fails() -> None:
             assert fetches() == []  # pages 1..4 were cancelled, not left to the collector
         finally:
             release.set()
+
+
+# ---- issue 12: a token without an id or an owner is unparseable -------------------------
+
+
+async def test_tokens_without_id_or_owner_make_the_listing_partial() -> None:
+    owned = {"owned_by": {"data": {"id": "u1", "type": "users"}}}
+    items = [
+        {"id": "t1", "type": "personal_access_tokens", "attributes": {"name": "ok"},
+         "relationships": owned},
+        {"id": "t2", "type": "service_access_tokens", "attributes": {"name": "no owner"}},
+        {"type": "personal_access_tokens", "attributes": {"name": "no id"},
+         "relationships": owned},
+    ]
+
+    async def answer(request: web.Request) -> web.Response:
+        if request.path == "/api/v2/personal_access_tokens":
+            return _json({"data": items, "meta": {"page": {"total_filtered_count": 3}}})
+        return _json({"data": []})
+
+    keys_readable = Done(Coverage("application_keys", "complete", 0, 0), True)
+    async with serve(answer) as url, context(url) as ctx:
+        done = await guarded(collect.FAMILIES["access_tokens"], ctx,
+                             {"application_keys": keys_readable})
+        rows = ctx.writer.rows["access_tokens"]  # type: ignore[attr-defined]
+    assert [r["id"] for r in rows] == ["t1"]
+    assert (done.coverage.status, done.coverage.collected) == ("partial", 1)
+    assert "2 item(s) without a usable id were skipped" in (done.coverage.error or "")
+
+
+async def test_a_token_listing_the_site_does_not_offer_is_unavailable() -> None:
+    async def answer(request: web.Request) -> web.Response:
+        return _json({"errors": ["Not found"]}, status=404)
+
+    async with serve(answer) as url, context(url) as ctx:
+        for endpoint in ("access_tokens", "oauth_clients"):
+            inputs = {"application_keys": Done(Coverage("application_keys", "complete", 0, 0),
+                                               True)}
+            done = await guarded(collect.FAMILIES[endpoint], ctx, inputs)
+            assert done.coverage.status == "unavailable", endpoint
+            assert "does not offer it" in (done.coverage.error or "")
