@@ -296,19 +296,19 @@ class DatadogClient:
             holding.add(id(page))
             return page
 
-        def consumed(page: Page) -> None:
-            if id(page) in holding and self._large_pages is not None:
-                holding.discard(id(page))
-                self._large_pages.release()
+        def release(pages: int) -> None:
+            for _ in range(pages):
+                if self._large_pages is not None:
+                    self._large_pages.release()
 
         try:
             async for page in self._pages(path, fetch, total_of, fan_out):
                 yield page
-                consumed(page)
+                if id(page) in holding:  # consumed: its permit goes back
+                    holding.discard(id(page))
+                    release(1)
         finally:
-            for _ in range(len(holding)):  # fetched, never consumed
-                if self._large_pages is not None:
-                    self._large_pages.release()
+            release(len(holding))  # fetched, never consumed
             holding.clear()
 
     async def _pages(
@@ -336,9 +336,8 @@ class DatadogClient:
                 async for page in self._pages_one_by_one(path, fetch, first, 1, size):
                     yield page
             return
-        width = fan_out  # large pages are also capped scan-wide (`large_pages`)
         fetched = pages_for(total, size) - 1  # pages 1..fetched are asked for
-        fan = FanOut(fetch, range(1, fetched + 1), width)  # before page 0 is processed
+        fan = FanOut(fetch, range(1, fetched + 1), fan_out)  # before page 0 is processed
         last = first  # the page numbered `fetched`, once it has arrived
         try:
             yield first
@@ -351,7 +350,7 @@ class DatadogClient:
                     total = max(total, grown) if grown is not None else total
                 if (planned := pages_for(total, size) - 1) <= fetched:
                     break
-                fan = FanOut(fetch, range(fetched + 1, planned + 1), width)
+                fan = FanOut(fetch, range(fetched + 1, planned + 1), fan_out)
                 fetched = planned
         finally:
             await fan.cancel()

@@ -151,6 +151,11 @@ def as_bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+def as_int(value: Any) -> int | None:
+    """A JSON integer, or None when absent or of another type (a boolean is not a count)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def as_str(value: Any) -> str | None:
     """A JSON string, or None when absent or of another type."""
     return value if isinstance(value, str) else None

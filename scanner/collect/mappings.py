@@ -11,6 +11,7 @@ from scanner.collect.base import (
     PageRows,
     Tally,
     TargetContext,
+    as_int,
     as_str,
     attrs,
     consume,
@@ -87,12 +88,11 @@ def _team_rows(ctx: TargetContext, tally: Tally, page: Page) -> PageRows:
 def parse_team(item: dict[str, Any]) -> dict[str, Any]:
     """Map one `team` object to a teams row."""
     a = attrs(item)
-    count = a.get("user_count")
     return {
         "id": item_id(item),
         "name": as_str(a.get("name")),
         "handle": as_str(a.get("handle")),
-        "user_count": count if isinstance(count, int) and not isinstance(count, bool) else None,
+        "user_count": as_int(a.get("user_count")),
         "raw": raw_json(item),
     }
 

@@ -12,6 +12,7 @@ from scanner.collect.base import (
     Tally,
     TargetContext,
     as_bool,
+    as_int,
     as_str,
     attrs,
     consume,
@@ -47,13 +48,12 @@ def _role_rows(ctx: TargetContext, tally: Tally, page: Page) -> PageRows:
 def parse_role(item: dict[str, Any]) -> dict[str, Any]:
     """Map one `roles` object to a roles row."""
     a = attrs(item)
-    count = a.get("user_count")
     return {
         "id": item_id(item),
         "name": as_str(a.get("name")),
         "created_at": parse_timestamp(a.get("created_at")),
         "modified_at": parse_timestamp(a.get("modified_at")),
-        "user_count": count if isinstance(count, int) and not isinstance(count, bool) else None,
+        "user_count": as_int(a.get("user_count")),
         "raw": raw_json(item),
     }
 

@@ -14,6 +14,7 @@ from scanner.collect.base import (
     Tally,
     TargetContext,
     as_bool,
+    as_int,
     as_str,
     attrs,
     consume,
@@ -111,8 +112,7 @@ def _client_rows(ctx: TargetContext, tally: Tally, page: Page) -> PageRows:
                 "client_id": rel_id(item, "oauth2_client"),
                 "disabled": as_bool(a.get("disabled")),
                 "last_exercised": parse_timestamp(a.get("last_exercised")),
-                "user_count": a.get("user_count") if isinstance(a.get("user_count"), int)
-                and not isinstance(a.get("user_count"), bool) else None,
+                "user_count": as_int(a.get("user_count")),
                 "raw": raw_json(item),
             }))
     return {"oauth_clients": rows}
