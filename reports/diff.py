@@ -1,14 +1,25 @@
-"""Differences between two scans: new, resolved, changed and no-longer-assessed findings."""
+"""Differences between two scans: new, resolved, changed and no-longer-assessed findings.
+
+A diff is a set of queries on the two scans' stored findings: each list is read from the
+database when it is used (its length is counted there, a slice is a LIMIT), so comparing
+two scans of a million findings holds neither. `flagged` gives the same verdicts row by
+row while a scan's findings stream by (the reports' "new" flags).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple, TypeVar, overload
 
-from sqlalchemy import Engine
+from sqlalchemy import ColumnElement, Engine, select
 
 from reports.load import ScanReport, ScanSummary, latest_finished_scan, load_scan
+from reports.stream import StoredFindings
 from rules.model import Finding
+from rules.results import read_finding
 from scanner.errors import ConfigError, NotFoundError
+from scanner.store.schema import findings
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,20 +46,15 @@ class ScanDiff:
 
     `resolved` holds only findings whose rule was assessed for that target in `to_scan`;
     a finding that disappeared because its rule was not assessed there is `unassessed`,
-    never "resolved": missing data does not fix anything.
+    never "resolved": missing data does not fix anything. Every list is in report order.
     """
 
     from_scan: ScanSummary | None
     to_scan: ScanSummary
-    new: tuple[Finding, ...]
-    resolved: tuple[Finding, ...]
-    changed: tuple[Change, ...]
-    unassessed: tuple[Finding, ...]
-
-    @property
-    def new_ids(self) -> frozenset[str]:
-        """Ids of the new findings (the explorer's "new" flag)."""
-        return frozenset(f.id for f in self.new)
+    new: Sequence[Finding]
+    resolved: Sequence[Finding]
+    changed: Sequence[Change]
+    unassessed: Sequence[Finding]
 
     @property
     def is_empty(self) -> bool:
@@ -56,24 +62,162 @@ class ScanDiff:
         return not (self.new or self.resolved or self.changed or self.unassessed)
 
 
+class FindingRow(NamedTuple):
+    """A finding as the reports stream it, with what the diff says of it."""
+
+    finding: Finding
+    new: bool  # not in the previous scan (every finding is new when there is none)
+    changed: bool  # in the previous scan with another severity or status
+
+
+def new_since(previous_id: str) -> ColumnElement[bool]:
+    """Findings whose id the previous scan does not have."""
+    other = findings.alias("other")
+    return findings.c.id.not_in(select(other.c.id).where(other.c.scan_id == previous_id))
+
+
+def changed_since(previous_id: str) -> ColumnElement[bool]:
+    """Findings the previous scan has with another severity or status."""
+    other = findings.alias("other")
+    known = select(other.c.id).where(other.c.scan_id == previous_id)
+    same = select(_key(other.c.id, other.c.severity, other.c.status)).where(
+        other.c.scan_id == previous_id)
+    return findings.c.id.in_(known) & _key(
+        findings.c.id, findings.c.severity, findings.c.status).not_in(same)
+
+
+def unassessed_in(scan_id: str) -> ColumnElement[bool]:
+    """Findings whose rule scan `scan_id` could not assess for their target."""
+    other = findings.alias("other")
+    return _key(findings.c.rule_id, findings.c.target).in_(
+        select(_key(other.c.rule_id, other.c.target))
+        .where(other.c.scan_id == scan_id, other.c.status == "not_assessed"))
+
+
+def _key(first: ColumnElement[str], *rest: ColumnElement[str]) -> ColumnElement[str]:
+    """Columns joined by `|` into one value: an IN on one value is a hash or index look-up
+    on both databases, where SQLite scans for a tuple (`first`, a finding or rule id,
+    never holds a `|`, so no two tuples give the same key)."""
+    key = first
+    for column in rest:
+        key = key + "|" + column
+    return key
+
+
+def gone(before: StoredFindings, after_id: str) -> StoredFindings:
+    """Findings of `before` that scan `after_id` no longer has (not-assessed ones aside)."""
+    return before.where(new_since(after_id), findings.c.status != "not_assessed")
+
+
+class StoredChanges(Sequence[Change]):
+    """The changed findings of a diff, read on demand: `after` pairs with `before` by id."""
+
+    def __init__(self, after: StoredFindings, before: StoredFindings) -> None:
+        self.after = after
+        self.before = before
+
+    def __len__(self) -> int:
+        return len(self.after)
+
+    def __iter__(self) -> Iterator[Change]:
+        batch: list[Finding] = []
+        for f in self.after:
+            batch.append(f)
+            if len(batch) == 500:
+                yield from self._pair(batch)
+                batch = []
+        yield from self._pair(batch)
+
+    @overload
+    def __getitem__(self, index: int) -> Change: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Change]: ...
+
+    def __getitem__(self, index: int | slice) -> Change | list[Change]:
+        if isinstance(index, slice):
+            return self._pair(self.after[index])
+        return self._pair([self.after[index]])[0]
+
+    def _pair(self, after: Sequence[Finding]) -> list[Change]:
+        return changes(self.before, after)
+
+
+def changes(before: StoredFindings, after: Sequence[Finding]) -> list[Change]:
+    """Each of `after` (changed findings) paired with its namesake in `before`."""
+    if not after:
+        return []
+    earlier = {f.id: f for f in before.where(findings.c.id.in_([f.id for f in after]))}
+    return [Change(earlier[f.id], f) for f in after]
+
+
+T = TypeVar("T")
+
+
+class Sample(Sequence[T]):
+    """What a report shows of a longer list: its first items, and the list's length.
+
+    `len` is the whole list's; indexing, slicing and iterating reach the kept items only.
+    """
+
+    def __init__(self, first: Sequence[T], total: int) -> None:
+        self.first = tuple(first)
+        self.total = total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.first)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[T, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
+        return self.first[index]
+
+    def __repr__(self) -> str:
+        return f"<Sample of {len(self.first)} of {self.total}>"
+
+
 def diff_reports(before: ScanReport | None, after: ScanReport) -> ScanDiff:
-    """Compare two loaded scans by finding id; every list keeps the report order."""
+    """Compare two stored scans by finding id; each list is a query, in report order."""
+    now = after.findings
     if before is None:
-        return ScanDiff(None, after.scan, after.findings, (), (), ())
-    old = {f.id: f for f in before.findings}
-    now_ids = {f.id for f in after.findings}
-    not_assessed = {(f.rule_id, f.target) for f in after.findings if f.status == "not_assessed"}
-    new = tuple(f for f in after.findings if f.id not in old)
-    changed = tuple(
-        Change(old[f.id], f)
-        for f in after.findings
-        if f.id in old and (old[f.id].severity, old[f.id].status) != (f.severity, f.status)
+        return ScanDiff(None, after.scan, now, (), (), ())
+    old = before.findings
+    missing = gone(old, now.scan_id)
+    return ScanDiff(
+        before.scan, after.scan,
+        new=now.where(new_since(old.scan_id)),
+        resolved=missing.where(~unassessed_in(now.scan_id)),
+        changed=StoredChanges(now.where(changed_since(old.scan_id)), old),
+        unassessed=missing.where(unassessed_in(now.scan_id)),
     )
-    # A not-assessed finding that disappeared was assessed this time: nothing was resolved.
-    gone = [f for f in before.findings if f.id not in now_ids and f.status != "not_assessed"]
-    resolved = tuple(f for f in gone if (f.rule_id, f.target) not in not_assessed)
-    unassessed = tuple(f for f in gone if (f.rule_id, f.target) in not_assessed)
-    return ScanDiff(before.scan, after.scan, new, resolved, changed, unassessed)
+
+
+def flagged(now: StoredFindings, previous_id: str | None) -> Iterator[FindingRow]:
+    """`now` in report order, each finding with its diff verdict against `previous_id`."""
+    if previous_id is None:
+        for f in now:
+            yield FindingRow(f, True, False)
+        return
+    query = now.query(new_since(previous_id).label("ddaudit_new"),
+                      changed_since(previous_id).label("ddaudit_changed"))
+    for row in now.rows(query):
+        yield FindingRow(read_finding(row), bool(row["ddaudit_new"]),
+                         bool(row["ddaudit_changed"]))
+
+
+def gone_rows(before: StoredFindings, after_id: str) -> Iterator[tuple[Finding, bool]]:
+    """The findings `before` had and scan `after_id` has not, each with True when its rule
+    was not assessed for its target in `after_id` (else it is resolved); report order."""
+    missing = gone(before, after_id)
+    for row in missing.rows(missing.query(unassessed_in(after_id).label("ddaudit_unassessed"))):
+        yield read_finding(row), bool(row["ddaudit_unassessed"])
 
 
 def diff_scans(engine: Engine, from_id: str | None, to_id: str | None) -> ScanDiff:
@@ -139,7 +283,6 @@ def diff_counts(diff: ScanDiff) -> dict[str, int]:
     """Counts of each group, for summaries."""
     return {
         "new": len(diff.new),
-        "new_open": sum(1 for f in diff.new if f.status == "open"),
         "resolved": len(diff.resolved),
         "changed": len(diff.changed),
         "unassessed": len(diff.unassessed),
