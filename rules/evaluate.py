@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from rules.findings_writer import FindingsWriter
 from rules.model import REQUIRED_COLUMNS, Rule, RulePack, RuleSettings, fingerprint
+from rules.owners import assign_owners
 from rules.params import (
     ISO_TIMESTAMP,
     Shown,
@@ -100,10 +101,13 @@ def evaluate_scan(
             )
             written = _evaluate_rule(conn, rule, values, scan_targets, cov, writer)
             runs.append(RuleRun(rule.id, written, time.perf_counter() - started))
+        started = time.perf_counter()
+        assign_owners(conn, scan_id)
+        owners_seconds = time.perf_counter() - started
         usage = writer.tracker.usage()
         _record_usage(conn, scan_id, usage)
         lifecycle.evaluated(conn, scan_id)
-    return Evaluated(engine, scan_id, writer.counts, runs, usage)
+    return Evaluated(engine, scan_id, writer.counts, runs, usage, owners_seconds=owners_seconds)
 
 
 def _record_usage(conn: Connection, scan_id: str, usage: SuppressionUsage) -> None:

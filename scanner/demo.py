@@ -19,7 +19,7 @@ def simulator_config(estate: Estate, urls: dict[str, str], output: Path, databas
                      *, fail_on: str = "high") -> Config:
     """A Config whose targets are the estate's, pointed at the simulator's loopback URLs."""
     targets = tuple(
-        Target(t.name, t.site, Secret(t.api_key), Secret(t.app_key), urls[t.site])
+        Target(t.name, t.site, Secret(t.api_key), Secret(t.app_key), urls[t.site], owner=t.owner)
         for t in estate.targets
     )
     return Config(
