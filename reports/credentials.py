@@ -180,7 +180,7 @@ def _load(conn: Connection, scan_id: str, priv: frozenset[str]) -> list[Credenti
             owner_name=owner_name, owner_status=status, created=created, last_used=last_used,
             expires=expires, scopes=count, privileged=bool(granted & priv),
             open_findings=tuple(sorted(open_ids.get((r.target, RESOURCE_TYPE[kind], r.id), []))),
-            owner=answers.get((RESOURCE_TYPE[kind], r.target, r.id), fallback.get(r.target)),
+            owner=answers.get((RESOURCE_TYPE[kind], r.target, r.id)) or fallback.get(r.target),
         ))
 
     base = ("target", "site", "org_public_id")

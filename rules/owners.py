@@ -17,7 +17,7 @@ scan's snapshot tables, by the finding's resource type (docs/outputs.md, "Owners
 
 Nothing here runs per row in Python: the database resolves every owner in one UPDATE and
 gives the target's fallback to the rest in another, so custom rules get owners too. Each
-statement walks the scan's findings once and probes a small set, never the reverse.
+statement walks the scan's findings once, probing the owners worked out beside them.
 """
 
 from __future__ import annotations
@@ -32,23 +32,28 @@ _ANSWERS = ("CASE WHEN u.service_account OR COALESCE(u.disabled, FALSE) "
             "OR COALESCE(u.status, '') = 'Disabled' THEN 0 ELSE 1 END")
 
 # resolved(resource_type, target, resource_id, owner): one row per resource of the scan
-# whose owner depends on the resource. People are materialised once (by id, and by uuid
-# where it differs, as API keys' creators may be named) and probed from the big tables.
+# whose owner depends on the resource; owner NULL where the target's (fallback) decides.
+# Each person's answer is worked out once (by id, and by uuid where it differs, as API
+# keys' creators may be named) and the big tables only probe it.
 _RESOLVED = f"""
-people AS MATERIALIZED (
-  SELECT u.target, u.id AS ref, {_LABEL} AS label, {_ANSWERS} AS answers
-  FROM users u
-  WHERE u.scan_id = :scan_id
-  UNION ALL
-  SELECT u.target, u.uuid AS ref, {_LABEL} AS label, {_ANSWERS} AS answers
-  FROM users u
-  WHERE u.scan_id = :scan_id AND u.uuid IS NOT NULL AND u.uuid <> u.id
-),
 fallback AS MATERIALIZED (
   SELECT t.target, MIN(t.owner) AS owner
   FROM targets t
   WHERE t.scan_id = :scan_id
   GROUP BY t.target
+),
+people AS MATERIALIZED (
+  SELECT u.target, u.id AS ref,
+         CASE WHEN {_ANSWERS} = 1 THEN {_LABEL} ELSE COALESCE(f.owner, {_LABEL}) END AS owner
+  FROM users u
+  LEFT JOIN fallback f ON f.target = u.target
+  WHERE u.scan_id = :scan_id
+  UNION ALL
+  SELECT u.target, u.uuid AS ref,
+         CASE WHEN {_ANSWERS} = 1 THEN {_LABEL} ELSE COALESCE(f.owner, {_LABEL}) END
+  FROM users u
+  LEFT JOIN fallback f ON f.target = u.target
+  WHERE u.scan_id = :scan_id AND u.uuid IS NOT NULL AND u.uuid <> u.id
 ),
 held AS (
   SELECT 'application_key' AS resource_type, k.target, k.id AS resource_id,
@@ -67,28 +72,27 @@ held AS (
   SELECT 'org_connection', c.target, c.id, c.created_by_id, NULLIF(c.created_by_name, '')
   FROM org_connections c
   WHERE c.scan_id = :scan_id
-  UNION ALL
-  SELECT 'service_account', u.target, u.id, u.id, NULL
-  FROM users u
-  WHERE u.scan_id = :scan_id AND u.service_account
 ),
 resolved AS (
+  -- a holder or creator not among the users: the target's owner, else the name the
+  -- connection gives (only connections name one)
   SELECT h.resource_type, h.target, h.resource_id,
-         COALESCE(CASE WHEN p.answers = 1 THEN p.label END, f.owner, p.label, h.named)
-           AS owner
+         COALESCE(p.owner, CASE WHEN h.named IS NOT NULL THEN COALESCE(
+           (SELECT f.owner FROM fallback f WHERE f.target = h.target), h.named) END) AS owner
   FROM held h
   LEFT JOIN people p ON p.target = h.target AND p.ref = h.ref
-  LEFT JOIN fallback f ON f.target = h.target
   UNION ALL
-  SELECT 'authn_mapping', m.target, m.id,
-         COALESCE(m.attribute_key || '=' || m.attribute_value, f.owner)
+  SELECT 'service_account', u.target, u.id, COALESCE(f.owner, {_LABEL})
+  FROM users u
+  LEFT JOIN fallback f ON f.target = u.target
+  WHERE u.scan_id = :scan_id AND u.service_account
+  UNION ALL
+  SELECT 'authn_mapping', m.target, m.id, m.attribute_key || '=' || m.attribute_value
   FROM authn_mappings m
-  LEFT JOIN fallback f ON f.target = m.target
   WHERE m.scan_id = :scan_id
 )"""
 
-# Every finding whose resource has an owner of its own gets it. (A row that would stay
-# NULL is not rewritten: the fallback below is NULL for it too.)
+# Every finding whose resource has an owner of its own gets it; the rest stay NULL here.
 _BY_RESOURCE = text(f"""
 WITH {_RESOLVED}
 UPDATE findings SET owner = r.owner
@@ -133,7 +137,8 @@ def resource_owners(resource_types: Iterable[str]) -> TextClause:
     """SELECT resource_type, target, resource_id, owner of those types (binds :scan_id).
 
     The owner each resource's findings carry, for readers that list resources without
-    findings (the credential inventory); types without their own rule have no rows here.
+    findings (the credential inventory); where it is NULL, or a type has no rows here
+    (an OAuth client), the findings carry the target's `owner`.
     """
     types = sorted(set(resource_types))
     if not all(t.replace("_", "").isalpha() for t in types):
