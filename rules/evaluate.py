@@ -5,8 +5,10 @@ rows (stable id, detail sentence) and go to a FindingsWriter (rules/findings_wri
 finishes them (first_seen from finding_history, rules/first_seen.py; suppressions applied)
 and inserts them with executemany as they come, so memory stays flat however many
 findings a scan has. A rule whose inputs were not fully collected for a target gives one
-not_assessed finding for that org instead. The caller gets an `Evaluated`: counts, the
-time of each rule, the suppressions' usage, and the findings read back from the table.
+not_assessed finding for that org instead. Once all are written, the owner pass
+(rules/owners.py) fills in who answers for each. The caller gets an `Evaluated`: counts,
+the time of each rule and of the owner pass, the suppressions' usage, and the findings
+read back from the table.
 The suppressions' usage is stored too (`suppression_usage`), for later reports of the scan.
 """
 
