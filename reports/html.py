@@ -30,6 +30,8 @@ from reports.views import (
     Explorer,
     OrgBreakdown,
     OrgTally,
+    OwnerBreakdown,
+    OwnerTally,
     RuleSamples,
     RuleSection,
     controls_view,
@@ -117,6 +119,7 @@ class PageWriter:
         self.credentials = credentials
         self.explorer = Explorer(ctx)
         self.orgs = OrgTally()
+        self.owners = OwnerTally()
         self.rules = RuleSamples()
         self.changes = ChangeSamples()
         self._first = True
@@ -126,6 +129,7 @@ class PageWriter:
         """Take one finding; its explorer row (after a comma unless it is the first)."""
         f = row.finding
         self.orgs.add(f)
+        self.owners.add(f)
         self.rules.add(f)
         self.changes.add(row)
         text = self.explorer.row(f, row.new)
@@ -138,7 +142,7 @@ class PageWriter:
         """The page up to the first explorer row (once every row has been taken)."""
         before, self._after = render_page(
             self.ctx, self.credentials, self.changes.diff(self.ctx), self.orgs.rows(),
-            self.rules.sections(self.ctx))
+            self.owners.rows(), self.rules.sections(self.ctx))
         return before + self.explorer.prefix()
 
     def tail(self) -> Iterator[str]:
@@ -151,8 +155,8 @@ _ROWS = "\x00ddaudit-explorer-rows\x00"  # where the explorer data goes in the r
 
 
 def render_page(ctx: ReportContext, credentials: Sequence[Credential], diff: ScanDiff,
-                breakdown: Iterable[OrgBreakdown], sections: Sequence[RuleSection]) -> tuple[
-        str, str]:
+                breakdown: Iterable[OrgBreakdown], owners: Iterable[OwnerBreakdown],
+                sections: Sequence[RuleSection]) -> tuple[str, str]:
     """The page before and after its explorer data (which the caller writes between)."""
     css, _ = _stylesheet()
     script, _ = _script()
@@ -170,6 +174,7 @@ def render_page(ctx: ReportContext, credentials: Sequence[Credential], diff: Sca
         sample=sample,
         org_coverage=org_coverage(ctx),
         breakdown=breakdown,
+        owners=owners,
         severities=SEVERITIES,
         rule_sections=sections,
         controls=controls_view(ctx),

@@ -101,6 +101,12 @@ class StoredFindings(Sequence[Finding]):
             self._len = self._summary.total
         return self._summary
 
+    def owners(self) -> set[str | None]:
+        """The distinct owners of these findings (None: a finding nobody answers for)."""
+        query = select(findings.c.owner).where(*self._where).distinct()
+        with self._reading() as conn:
+            return {row[0] for row in conn.execute(query)}
+
     def query(self, *extra: ColumnElement[Any]) -> Select[Any]:
         """SELECT every column (and `extra`) of these findings in report order."""
         order = report_order(self.engine.dialect.name)

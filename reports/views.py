@@ -55,6 +55,19 @@ class OrgBreakdown:
 
 
 @dataclass(frozen=True, slots=True)
+class OwnerBreakdown:
+    """Open findings of one owner (None: nobody named) by severity, and their total."""
+
+    owner: str | None
+    open_by_severity: tuple[int, ...]
+
+    @property
+    def total(self) -> int:
+        """Open findings of this owner."""
+        return sum(self.open_by_severity)
+
+
+@dataclass(frozen=True, slots=True)
 class ControlRow:
     """One control of one framework: the rules mapped to it and its worst rule status."""
 
@@ -113,6 +126,25 @@ class OrgTally:
                                     by_status.get("suppressed", 0),
                                     by_status.get("not_assessed", 0)))
         return out
+
+
+class OwnerTally:
+    """Open findings per owner and severity."""
+
+    def __init__(self) -> None:
+        self._rank = {s: i for i, s in enumerate(SEVERITIES)}
+        self._counts: dict[str | None, list[int]] = {}
+
+    def add(self, f: Finding) -> None:
+        """Count one finding (when it is open)."""
+        if f.status == "open" and f.severity in self._rank:
+            self._counts.setdefault(f.owner, [0] * len(SEVERITIES))[self._rank[f.severity]] += 1
+
+    def rows(self) -> list[OwnerBreakdown]:
+        """One row per owner with open findings, the most severe lists first, then by owner."""
+        rows = [OwnerBreakdown(owner, tuple(n)) for owner, n in self._counts.items()]
+        return sorted(rows, key=lambda r: (tuple(-n for n in r.open_by_severity),
+                                           r.owner is None, r.owner or ""))
 
 
 def controls_view(ctx: ReportContext) -> list[tuple[str, list[ControlRow]]]:
@@ -216,10 +248,11 @@ def _natural(text: str) -> list[tuple[int, int | str]]:
 class Explorer:
     """The findings explorer's data, compact JSON safe inside <script type=application/json>.
 
-    Repeated strings (rules, sites, orgs, targets, types) are indexes into dictionaries
-    (from the findings' counts); `<`, `>` and `&` are escaped as \\u003c etc., so no name
-    can close the element. Written as `prefix`, each `row` (after a comma but the first),
-    and `SUFFIX`.
+    Repeated strings (rules, sites, orgs, targets, types, owners) are indexes into
+    dictionaries (from the findings' counts; `owner` ends with null, "no owner", when a
+    finding has none); `<`, `>` and `&` are escaped as \\u003c etc., so no name can close
+    the element. Written as `prefix`, each `row` (after a comma but the first), and
+    `SUFFIX`.
     """
 
     SUFFIX = "]}"
@@ -231,6 +264,9 @@ class Explorer:
         self.rule_ids = sorted({r.rule.id for r in ctx.rules} | summary.values("rule_id"))
         titles = ctx.rule_map
         orgs = {_label(g.org_name, g.org_public_id) for g in summary.groups}
+        owned = ctx.report.findings.owners()
+        owners: list[str | None] = [*sorted(o for o in owned if o is not None),
+                                    *([None] if None in owned else [])]
         self.dictionaries: dict[str, list[str]] = {
             "sev": list(SEVERITIES),
             "status": list(self.STATUSES),
@@ -241,8 +277,10 @@ class Explorer:
             "target": sorted(summary.values("target")),
             "rtype": sorted(summary.values("resource_type")),
         }
+        self.owners = owners
         self._index = {name: {v: i for i, v in enumerate(values)}
                        for name, values in self.dictionaries.items()}
+        self._owner_index = {v: i for i, v in enumerate(owners)}
         self._known: dict[tuple[str | None, ...], str] = {}
         self._days: dict[datetime, str] = {}
 
@@ -250,16 +288,17 @@ class Explorer:
         """The data up to the first row."""
         document: dict[str, object] = {"v": 1, "hasPrevious": self.has_previous}
         document.update((k, v) for k, v in self.dictionaries.items())
+        document["owner"] = self.owners
         return _script_safe(_COMPACT.encode(document)[:-1] + ',"rows":[')
 
     def row(self, f: Finding, new: bool) -> str:
         """One finding's row (the one place its explorer fields are chosen): the indexes of
         severity, status, rule, site, org, target and type, then resource id, name, detail,
-        the day first seen and the new flag."""
+        the day first seen, the new flag and the owner's index."""
         text = "".join((
             self._codes(f), _s(f.resource_id), ",", _s(f.resource_name or ""), ",",
             _s(f.detail), ',"', self._day(f.first_seen), '",',
-            "1]" if new and self.has_previous else "0]",
+            "1," if new and self.has_previous else "0,", str(self._owner_index[f.owner]), "]",
         ))
         return _script_safe(text)
 
