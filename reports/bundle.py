@@ -139,10 +139,13 @@ def _feed(staging: Staging, renderers: list[RowRenderer], inp: RenderInput) -> l
         file = RowFile(renderer, renderer.writer(inp), staged.write, staging.out_dir)
         fed.append(_Fed(renderer, staged, file))
     if fed:
-        adds = [f.file.add for f in fed]
-        for row in inp.rows(any(r.flags for r in renderers)):
-            for add in adds:
-                add(row)
+        pairs = [f.file.adder() for f in fed]
+        for n, row in enumerate(inp.rows(any(r.flags for r in renderers)), 1):
+            for append, text in pairs:
+                append(text(row))
+            if n % 100 == 0:
+                for f in fed:
+                    f.file.flush_if_full()
     return fed
 
 

@@ -340,6 +340,8 @@ def _ts(value: datetime) -> str:
 
 
 def _single(text: str) -> str:
+    if text.isprintable() and " " not in text:  # no whitespace at all (ids, names)
+        return text
     return " ".join(text.split())
 
 

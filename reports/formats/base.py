@@ -176,6 +176,16 @@ class RowFile:
         if self._size >= CHUNK:
             self._flush()
 
+    def adder(self) -> tuple[Callable[[str], None], Callable[[FindingRow], str]]:
+        """For a caller feeding many files: where a row's text goes, and the row's text.
+        It must call `flush_if_full` every so often (say every 100 rows)."""
+        return self._pending.append, self.writer.row
+
+    def flush_if_full(self) -> None:
+        """Write (or spool) the texts gathered, once they are CHUNK characters or more."""
+        if sum(map(len, self._pending)) >= CHUNK:
+            self._flush()
+
     def finish(self, inp: RenderInput) -> None:
         """Write what is left: the spooled head and rows, then the tail for `inp`."""
         self._flush()
@@ -193,4 +203,5 @@ class RowFile:
         data = "".join(self._pending).encode("utf-8")
         if data:
             (self._write if self._spool is None else self._spool.write)(data)
-        self._pending, self._size = [], 0
+        self._pending.clear()  # the same list: `adder` handed out its append
+        self._size = 0
