@@ -12,7 +12,7 @@ from rules.model import Finding
 from scanner.timeutil import isoformat_z as _isoformat_z
 
 # Findings share their first-seen times: each is formatted once.
-isoformat_z = lru_cache(maxsize=4096)(_isoformat_z)
+isoformat_z = lru_cache(maxsize=1024)(_isoformat_z)
 
 COLUMNS: tuple[str, ...] = (
     "id", "rule_id", "severity", "status", "title", "detail", "site", "org_public_id",

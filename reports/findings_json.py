@@ -17,7 +17,7 @@ from rules.model import Finding
 from scanner.timeutil import isoformat_z as _isoformat_z
 
 # Findings share their first-seen times: each is formatted once.
-isoformat_z = lru_cache(maxsize=4096)(_isoformat_z)
+isoformat_z = lru_cache(maxsize=1024)(_isoformat_z)
 
 SCHEMA = "ddaudit.findings/1"
 INDENT = "  "
@@ -130,7 +130,7 @@ def indented(value: object, level: int) -> str:
     return _dumps(value, level)  # numbers, booleans, empty containers
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _strings(value: tuple[str, ...], level: int) -> str:
     """A non-empty list of strings, `level` deep."""
     opening, _ = _level(level)

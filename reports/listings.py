@@ -36,7 +36,7 @@ from scanner.timeutil import isoformat_z
 
 SCHEMA = "ddaudit.population/1"
 _SKIP_COLUMNS = frozenset({"scan_id", "raw"})  # raw is the API object: evidence, not listing
-FETCH = 2000
+FETCH = 500  # rows fetched at a time
 
 
 @dataclass(frozen=True, slots=True)

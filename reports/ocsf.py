@@ -64,7 +64,8 @@ class EventLines:
     (the event's head per activity, severity and status; its compliance object per rule,
     status and controls; its cloud object per org; a rule's reference and remediation; an
     owner) is encoded once and reused, which makes a million events take seconds, not
-    minutes.
+    minutes. The findings come in report order (by rule, site, org), so small caches,
+    emptied when full, keep nearly every hit and never grow with the scan.
     """
 
     def __init__(self, ctx: ReportContext, tool_version: str) -> None:
@@ -142,6 +143,8 @@ class EventLines:
         key = (f.rule_id, f.status, f.controls)
         text = self._compliance.get(key)
         if text is None:
+            if len(self._compliance) > 1024:
+                self._compliance.clear()
             compliance_id, compliance = _COMPLIANCE.get(f.status, (0, "Unknown"))
             standards = sorted({split_control(c)[0] for c in f.controls})
             obj: dict[str, object] = {
@@ -160,6 +163,8 @@ class EventLines:
         key = (f.site, f.org_public_id, f.org_name)
         text = self._clouds.get(key)
         if text is None:
+            if len(self._clouds) > 1024:
+                self._clouds.clear()
             text = self._clouds[key] = _COMPACT.encode({
                 "provider": "Datadog",
                 "region": f.site,
@@ -186,7 +191,7 @@ class EventLines:
             return ""
         text = self._owners.get(owner)
         if text is None:
-            if len(self._owners) > 65536:
+            if len(self._owners) > 1024:
                 self._owners.clear()
             text = self._owners[owner] = ',"owner":' + _COMPACT.encode(owner_user(owner))
         return text
@@ -194,7 +199,7 @@ class EventLines:
     def _epoch_ms(self, value: datetime) -> str:
         text = self._ms.get(value)
         if text is None:
-            if len(self._ms) > 4096:
+            if len(self._ms) > 1024:
                 self._ms.clear()
             text = self._ms[value] = str(epoch_ms(value))
         return text

@@ -160,7 +160,7 @@ class OscalDocument:
                 _prop_text("org-name", f.org_name), _prop_text("target", f.target),
                 _prop_text("resource-type", f.resource_type),
             ]
-            if len(self._shared) > 65536:
+            if len(self._shared) > 1024:
                 self._shared.clear()
             text = self._shared[key] = ",".join(p for p in props if p)
         return text
@@ -169,7 +169,7 @@ class OscalDocument:
         """`_prop_text`, remembered for values many findings share (rule, site, org, ...)."""
         text = self._props.get((name, value))
         if text is None:
-            if len(self._props) > 65536:
+            if len(self._props) > 1024:
                 self._props.clear()
             text = self._props[(name, value)] = _prop_text(name, value)
         return text

@@ -21,7 +21,7 @@ from rules.results import read_finding, report_order
 from scanner.errors import StoreError
 from scanner.store.schema import findings
 
-FETCH = 2000  # rows fetched at a time while streaming
+FETCH = 500  # rows fetched at a time while streaming (the memory a read holds)
 
 
 class FindingGroup(NamedTuple):

@@ -315,7 +315,7 @@ class Explorer:
                 idx["org"][_label(f.org_name, f.org_public_id)], idx["target"][f.target],
                 idx["rtype"][f.resource_type],
             )
-            if len(self._known) >= 65536:
+            if len(self._known) >= 1024:
                 self._known.clear()
             text = self._known[key] = "[" + "".join(f"{c}," for c in codes)
         return text
@@ -323,7 +323,7 @@ class Explorer:
     def _day(self, value: datetime) -> str:
         text = self._days.get(value)
         if text is None:
-            if len(self._days) >= 4096:
+            if len(self._days) >= 1024:
                 self._days.clear()
             text = self._days[value] = value.strftime("%Y-%m-%d")
         return text
