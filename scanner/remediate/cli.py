@@ -1,0 +1,135 @@
+"""The remediation commands of the `ddaudit` CLI: `plan` and `apply`."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from reports.manifest import load_signing_key
+from scanner.errors import ConfigError
+from scanner.options import resolve_config, scan_options, store_options
+from scanner.remediate.actions import REMEDIABLE_RULES, VERBS
+from scanner.remediate.apply import Outcome, Run, apply_plan, failed
+from scanner.remediate.evidence import PLAN_MD, EvidenceFolder
+from scanner.remediate.model import Plan, load_plan
+from scanner.remediate.plan import Selection, build_plan, write_plan
+from scanner.remediate.planmd import clean
+from scanner.remediate.safety import check_own_keys, check_plan, own_secrets, parse_age
+from scanner.timeutil import utcnow
+
+APPLY_OK = 0
+APPLY_FAILED = 1  # some action failed or was forbidden; the others ran
+
+
+def _names(text: str | None) -> frozenset[str]:
+    return frozenset(n.strip() for n in (text or "").split(",") if n.strip())
+
+
+@click.command()
+@store_options
+@click.option("--scan", "scan_id", help="Scan id (default: the latest finished scan).")
+@click.option("--rules", "rule_ids", help="Comma-separated rule ids (default: all of "
+              f"{', '.join(sorted(REMEDIABLE_RULES))}).")
+@click.option("--target", "target_names", help="Comma-separated target names (default: all).")
+@click.option("--max", "max_actions", type=int, help="Keep the N most severe actions.")
+@click.option("--output", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder to write plan.json and plan.md into.")
+def plan(config_path: Path | None, database: str | None, scan_id: str | None,
+         rule_ids: str | None, target_names: str | None, max_actions: int | None,
+         out_dir: Path) -> None:
+    """Write a remediation plan from a stored scan's open findings (reads no key)."""
+    from scanner.store.database import open_store
+
+    config = resolve_config(config_path, database)
+    engine = open_store(config.database)
+    selection = Selection(_names(rule_ids), _names(target_names), max_actions)
+    document = build_plan(engine, config.output, scan_id, selection, utcnow())
+    written = write_plan(document, out_dir)
+    more = f" ({written.left_out} more left out by --max)" if written.left_out else ""
+    click.echo(f"plan {written.plan_id}: {written.actions} actions{more}, SHA-256 "
+               f"{written.sha256}")
+    click.echo(f"review {written.md_path}, then: ddaudit apply {written.json_path} "
+               "--approved-by NAME [--dry-run]")
+
+
+@click.command()
+@click.argument("plan_path", metavar="PLAN", type=click.Path(path_type=Path, dir_okay=False))
+@scan_options
+@click.option("--approved-by", required=True, help="Name of the person who approved the plan.")
+@click.option("--dry-run", is_flag=True, help="Re-read and report what would happen; no write.")
+@click.option("--yes", is_flag=True, help="Apply without asking (required off a terminal).")
+@click.option("--max-age", default="24h", show_default=True,
+              help="Refuse a plan older than this (s, m, h or d).")
+@click.option("--max-actions", default=25, show_default=True, type=int,
+              help="Refuse a plan with more actions than this.")
+def apply(plan_path: Path, config_path: Path | None, database: str | None,
+          output: Path | None, approved_by: str, dry_run: bool, yes: bool, max_age: str,
+          max_actions: int) -> None:
+    """Carry out a reviewed plan with the targets' write key pairs; record every action.
+
+    Exit 0 when every action reached its outcome, 1 when any failed or was forbidden,
+    2 when the plan is refused (nothing is sent then).
+    """
+    from scanner.store.database import open_store
+
+    if not approved_by.strip():
+        raise ConfigError("--approved-by is empty; give the name of the person who approved "
+                          "the plan")
+    config = resolve_config(config_path, database, output)
+    loaded = load_plan(plan_path)
+    check_plan(loaded, now=utcnow(), max_age=parse_age(max_age), max_actions=max_actions)
+    acting = {t.name for t in config.targets if t.can_write} & {a.target for a in loaded.actions}
+    secrets = own_secrets(config, acting)
+    check_own_keys(loaded, secrets)
+    if not dry_run:
+        _confirm(loaded, config.targets, yes)
+    engine = None if dry_run else open_store(config.database)
+    key = None if config.signing_key is None else load_signing_key(config.signing_key)
+    evidence = EvidenceFolder(config.output, loaded.plan_id, loaded.scan_id,
+                              loaded.scan_manifest_sha256, key)
+    md = plan_path.with_name(PLAN_MD)
+    evidence.start(loaded.raw, md.read_bytes() if md.is_file() else None)
+    outcomes = apply_plan(Run(loaded, config, approved_by.strip(), dry_run, evidence, engine,
+                              secrets))
+    for line in _report(outcomes):
+        click.echo(line)
+    click.echo(f"evidence: {evidence.path}")
+    sys.exit(APPLY_FAILED if failed(outcomes) else APPLY_OK)
+
+
+def _confirm(loaded: Plan, targets: object, yes: bool) -> None:
+    """Show the summary and ask on a terminal; off a terminal, --yes is required."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ConfigError("not a terminal: pass --yes to apply without a prompt (after "
+                          "reviewing plan.md), or --dry-run to only re-read")
+    click.echo(summary(loaded))
+    if not click.confirm(f"Apply these {len(loaded.actions)} actions?", default=False):
+        raise ConfigError("not confirmed: nothing was sent")
+
+
+def summary(loaded: Plan) -> str:
+    """What the prompt shows: the plan, its hash, and its actions by kind and target."""
+    kinds = Counter(VERBS[a.kind] for a in loaded.actions)
+    lines = [f"plan {loaded.plan_id} (SHA-256 {loaded.sha256}) from scan {loaded.scan_id}"]
+    lines += [f"  {n} x {kind}" for kind, n in sorted(kinds.items())]
+    lines += [f"  {a.number}. {VERBS[a.kind]} {clean(a.resource_name or a.resource_id)} "
+              f"({clean(a.target)}, {a.rule_id})" for a in loaded.actions]
+    return "\n".join(lines)
+
+
+def _report(outcomes: list[Outcome]) -> list[str]:
+    lines = [f"{o.action.number}. {VERBS[o.action.kind]} "
+             f"{clean(o.action.resource_name or o.action.resource_id)} ({clean(o.action.target)})"
+             f": {o.outcome}: {clean(o.detail)}" for o in outcomes]
+    counts = Counter(o.outcome for o in outcomes)
+    lines.append(", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+                 or "no actions")
+    return lines
+
+
+COMMANDS: tuple[click.Command, ...] = (plan, apply)
