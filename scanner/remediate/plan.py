@@ -23,6 +23,7 @@ from rules.model import Finding
 from scanner import __version__
 from scanner.errors import APIError, ConfigError, NotFoundError
 from scanner.remediate.actions import REMEDIABLE_RULES, call_for, kind_for
+from scanner.remediate.effects import side_effects
 from scanner.remediate.evidence import write_private
 from scanner.remediate.model import SCHEMA, Answered, PlannedAction, action_document, seal
 from scanner.remediate.observe import observe
@@ -112,6 +113,7 @@ def build_plan(engine: Engine, output_root: Path, scan_id: str | None, selection
                 resource_type=first.resource_type, resource_id=first.resource_id,
                 resource_name=first.resource_name, observed=facts, request=request.as_dict())
             actions.append(action_document(action))
+        effects = side_effects(conn, scan_id, actions, report.findings)
     return {
         "schema": SCHEMA,
         "plan_id": f"plan-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}",
@@ -125,6 +127,7 @@ def build_plan(engine: Engine, output_root: Path, scan_id: str | None, selection
         "actions": actions,
         "left_out": len(groups) - len(kept),
         "not_planned": skipped,
+        "side_effects": effects,
     }
 
 

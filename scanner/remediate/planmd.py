@@ -101,6 +101,13 @@ def render_plan_md(document: Mapping[str, Any], sha256: str) -> str:
             f"- before it: re-read from `GET {LISTINGS[a['kind']]}`; acts only if {checks}",
             "",
         ]
+    if document["side_effects"]:
+        out += ["## Side effects", "",
+                "Removing these resources may change findings on others:", ""]
+        out += [f"- {x['effect']}: {x['rule_id']} on {x['resource_type']} "
+                f"`{clean(x['resource_id'])}` (finding `{x['finding_id']}`): "
+                f"{clean(x['because'])}" for x in document["side_effects"]]
+        out.append("")
     if document["not_planned"]:
         out += ["## Not planned", ""]
         out += [f"- {x['rule_id']} finding `{x['finding_id']}`: {clean(x['reason'])}"

@@ -21,7 +21,7 @@ from scanner.collect.keys import parse_api_key, parse_application_key
 from scanner.collect.mappings import parse_authn_mapping
 from scanner.collect.tokens import parse_access_token
 from scanner.collect.users import parse_user
-from scanner.errors import ForbiddenError, UnavailableError
+from scanner.errors import APIError, ForbiddenError
 from scanner.remediate.actions import (
     DELETE_AUTHN_MAPPING,
     DISABLE_SERVICE_ACCOUNT,
@@ -64,9 +64,12 @@ async def find(client: DatadogClient, path: str, item_id_: str, *, base: Params 
 
 
 async def owned(client: DatadogClient, path: str, owner: str) -> int:
-    """How many items of listing `path` are owned by `owner` (`filter[owned_by]` narrows;
-    ownership is checked on each item, so a server that ignores the filter costs pages, not
-    correctness). A listing the site does not offer (404) counts none."""
+    """How many items of listing `path` are owned by `owner`.
+
+    `filter[owned_by]` narrows the read; ownership is checked on each item, so a server
+    that ignores the filter costs pages, not correctness. A listing the site does not
+    offer (404) counts none.
+    """
     count = 0
     pages = client.pages_by_number(path, {"filter[owned_by]": owner},
                                    total_of="total_filtered_count")
@@ -74,8 +77,10 @@ async def owned(client: DatadogClient, path: str, owner: str) -> int:
         async with aclosing(pages):
             async for page in pages:
                 count += sum(1 for item in page.data if rel_id(item, "owned_by") == owner)
-    except UnavailableError:
-        return 0
+    except APIError as exc:
+        if exc.status != 404:
+            raise
+        return 0  # the site does not offer this listing (access tokens on some sites)
     return count
 
 
@@ -106,8 +111,8 @@ async def user_state(client: DatadogClient, user_id: str, handle: str | None) ->
 
 
 def _used_since(now: datetime | None, observed: Mapping[str, Any]) -> str | None:
-    then = parse_timestamp(observed.get("last_used_at"))
-    if now is not None and (then is None or now > then):
+    then = parse_timestamp(observed.get("last_used_at"))  # the plan keeps whole seconds
+    if now is not None and (then is None or now.replace(microsecond=0) > then):
         return f"used since the scan (last use now {now:%Y-%m-%d %H:%M} UTC)"
     return None
 
