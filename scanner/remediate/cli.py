@@ -8,16 +8,15 @@ from pathlib import Path
 
 import click
 
-from reports.manifest import load_signing_key
 from scanner.errors import ConfigError
 from scanner.options import resolve_config, scan_options, store_options
 from scanner.remediate.actions import REMEDIABLE_RULES, VERBS
-from scanner.remediate.apply import Outcome, Run, apply_plan, failed
-from scanner.remediate.evidence import PLAN_MD, EvidenceFolder
-from scanner.remediate.model import Plan, load_plan
+from scanner.remediate.apply import Outcome, failed
+from scanner.remediate.model import Plan
 from scanner.remediate.plan import Selection, build_plan, write_plan
 from scanner.remediate.planmd import clean
-from scanner.remediate.safety import check_own_keys, check_plan, own_secrets, parse_age
+from scanner.remediate.safety import parse_age
+from scanner.remediate.workflow import ApplyOptions, apply_file
 from scanner.timeutil import utcnow
 
 APPLY_OK = 0
@@ -73,34 +72,16 @@ def apply(plan_path: Path, config_path: Path | None, database: str | None,
     Exit 0 when every action reached its outcome, 1 when any failed or was forbidden,
     2 when the plan is refused (nothing is sent then).
     """
-    from scanner.store.database import open_store
-
-    if not approved_by.strip():
-        raise ConfigError("--approved-by is empty; give the name of the person who approved "
-                          "the plan")
     config = resolve_config(config_path, database, output)
-    loaded = load_plan(plan_path)
-    check_plan(loaded, now=utcnow(), max_age=parse_age(max_age), max_actions=max_actions)
-    acting = {t.name for t in config.targets if t.can_write} & {a.target for a in loaded.actions}
-    secrets = own_secrets(config, acting)
-    check_own_keys(loaded, secrets)
-    if not dry_run:
-        _confirm(loaded, config.targets, yes)
-    engine = None if dry_run else open_store(config.database)
-    key = None if config.signing_key is None else load_signing_key(config.signing_key)
-    evidence = EvidenceFolder(config.output, loaded.plan_id, loaded.scan_id,
-                              loaded.scan_manifest_sha256, key)
-    md = plan_path.with_name(PLAN_MD)
-    evidence.start(loaded.raw, md.read_bytes() if md.is_file() else None)
-    outcomes = apply_plan(Run(loaded, config, approved_by.strip(), dry_run, evidence, engine,
-                              secrets))
-    for line in _report(outcomes):
+    options = ApplyOptions(approved_by, dry_run, parse_age(max_age), max_actions)
+    applied = apply_file(plan_path, config, options, confirm=lambda plan: _confirm(plan, yes))
+    for line in _report(applied.outcomes):
         click.echo(line)
-    click.echo(f"evidence: {evidence.path}")
-    sys.exit(APPLY_FAILED if failed(outcomes) else APPLY_OK)
+    click.echo(f"evidence: {applied.evidence}")
+    sys.exit(APPLY_FAILED if failed(applied.outcomes) else APPLY_OK)
 
 
-def _confirm(loaded: Plan, targets: object, yes: bool) -> None:
+def _confirm(loaded: Plan, yes: bool) -> None:
     """Show the summary and ask on a terminal; off a terminal, --yes is required."""
     if yes:
         return
