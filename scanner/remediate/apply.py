@@ -32,6 +32,7 @@ from scanner.errors import APIError, DDAuditError, ForbiddenError
 from scanner.remediate.actions import VERBS, call_for
 from scanner.remediate.evidence import EvidenceFolder
 from scanner.remediate.model import Plan, PlannedAction
+from scanner.remediate.planmd import clean
 from scanner.remediate.record import record_outcome
 from scanner.remediate.reread import Reading, reread
 from scanner.remediate.safety import uses_own_key
@@ -206,7 +207,7 @@ def _note(run: Run, action: PlannedAction, outcome: str, detail: str,
     if run.engine is not None:  # None on a dry run: nothing was done
         record_outcome(run.engine, run.plan, action, outcome, run.approved_by, at)
     log.info("action %d %s %s (%s): %s", action.number, VERBS[action.kind],
-             action.resource_name or action.resource_id, action.target, outcome)
+             clean(action.resource_name or action.resource_id), action.target, outcome)
     return Outcome(action, outcome, detail, request, status)
 
 

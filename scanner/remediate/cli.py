@@ -85,12 +85,17 @@ def _confirm(loaded: Plan, yes: bool) -> None:
     """Show the summary and ask on a terminal; off a terminal, --yes is required."""
     if yes:
         return
-    if not sys.stdin.isatty():
+    if not on_terminal():
         raise ConfigError("not a terminal: pass --yes to apply without a prompt (after "
                           "reviewing plan.md), or --dry-run to only re-read")
     click.echo(summary(loaded))
     if not click.confirm(f"Apply these {len(loaded.actions)} actions?", default=False):
         raise ConfigError("not confirmed: nothing was sent")
+
+
+def on_terminal() -> bool:
+    """Whether a person can answer the prompt (stdin is a terminal)."""
+    return sys.stdin.isatty()
 
 
 def summary(loaded: Plan) -> str:

@@ -7,9 +7,13 @@ import os
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from scanner.cli import cli
+from scanner.errors import ConfigError
+from scanner.remediate import cli as remediation_cli
 from tests.cli_helpers import ddaudit
 from tests.remediate.conftest import Scanned, write_config
 
@@ -87,3 +91,26 @@ def test_a_declined_or_unattended_apply_sends_nothing(writable: Scanned, tmp_pat
     assert result.returncode == 2 and "pass --yes" in result.stderr
     assert writable.server.sim.request_log == []
     assert not (writable.config.output / "remediation").exists()
+
+
+def test_on_a_terminal_apply_shows_the_summary_and_asks(
+    writable: Scanned, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    toml, env = write_config(writable.config, tmp_path)
+    writable.plan()
+    plan = writable.folder / "plan" / "plan.json"
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(remediation_cli, "on_terminal", lambda: True)
+    runner = CliRunner()
+    args = ["apply", str(plan), "--config", str(toml), "--approved-by", "Jane Doe"]
+    writable.server.sim.request_log.clear()
+    declined = runner.invoke(cli, args, input="n\n")
+    sha = json.loads(plan.read_text())["sha256"]
+    assert f"SHA-256 {sha}" in declined.output and "Apply these" in declined.output
+    assert isinstance(declined.exception, ConfigError) and "not confirmed" in str(
+        declined.exception)
+    assert writable.server.sim.request_log == []
+    accepted = runner.invoke(cli, args, input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert "done" in accepted.output and writable.server.sim.writes
