@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiohttp import web
 from sqlalchemy import select
 
 from reports.diff import diff_scans, render_diff_text
@@ -16,7 +17,8 @@ from scanner.errors import ConfigError
 from scanner.remediate.apply import failed
 from scanner.remediate.model import seal
 from scanner.remediate.plan import Selection
-from scanner.simulator.model import Org, Role, Team
+from scanner.simulator.faults import Fault, FaultInjector
+from scanner.simulator.model import Org, Role, SimTarget, Team
 from scanner.store.schema import remediation_actions
 from scanner.timeutil import utcnow
 from tests.remediate.conftest import Scanned, apply, outcomes
@@ -202,3 +204,33 @@ def test_a_plan_older_than_max_age_sends_nothing(writable: Scanned) -> None:
         apply(writable)
     assert writable.server.sim.request_log == []
     assert not (writable.config.output / "remediation").exists()
+
+
+def test_writes_are_retried_like_reads_and_their_answers_become_outcomes(
+    writable: Scanned,
+) -> None:
+    plan = writable.plan(Selection(rules=frozenset({"DDA-KEY-002"})))
+    retried, broken, raced = plan["actions"][:3]
+    sim = writable.server.sim
+    sim.faults = FaultInjector([
+        Fault("status", path=retried["request"]["path"], times=1),  # one 503, then through
+        Fault("status", path=broken["request"]["path"], status=500),  # 500 every time
+    ])
+    org = _org(writable, raced)
+
+    async def someone_else_deletes_it_first(target: SimTarget, request: web.Request) -> None:
+        if request.method == "DELETE" and request.path == raced["request"]["path"]:
+            org.delete_api_key(raced["resource"]["id"])
+
+    sim.hooks.append(someone_else_deletes_it_first)
+    sim.request_log.clear()
+    applied = apply(writable)
+    by_id = {o.action.resource_id: o for o in applied.outcomes}
+    assert (by_id[retried["resource"]["id"]].outcome, by_id[retried["resource"]["id"]].status) \
+        == ("done", 204)
+    assert [w.status for w in sim.writes if w.path == retried["request"]["path"]] == [503, 204]
+    assert by_id[broken["resource"]["id"]].outcome == "failed"
+    assert by_id[broken["resource"]["id"]].status == 500
+    assert by_id[raced["resource"]["id"]].outcome == "already gone"
+    assert by_id[raced["resource"]["id"]].status == 404
+    assert failed(applied.outcomes)
