@@ -40,7 +40,9 @@ from scanner.throttle import OrgThrottle
 from scanner.timeutil import isoformat_z, utcnow
 
 log = logging.getLogger(__name__)
-FAILURES = frozenset({"forbidden", "failed"})  # outcomes that make apply exit 1
+# Outcomes that make apply exit 1: the action was meant to run and did not, for a reason
+# someone must look at.
+FAILURES = frozenset({"forbidden", "failed", "refused: own key"})
 
 
 @dataclass(frozen=True)
@@ -224,7 +226,7 @@ def _os_user() -> str | None:
 
 
 def failed(outcomes: Sequence[Outcome]) -> bool:
-    """True when any action failed or was forbidden (apply then exits 1)."""
+    """True when any action failed, was forbidden or refused (apply then exits 1)."""
     return any(o.outcome in FAILURES for o in outcomes)
 
 

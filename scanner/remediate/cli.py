@@ -69,7 +69,8 @@ def apply(plan_path: Path, config_path: Path | None, database: str | None,
           max_actions: int) -> None:
     """Carry out a reviewed plan with the targets' write key pairs; record every action.
 
-    Exit 0 when every action reached its outcome, 1 when any failed or was forbidden,
+    Exit 0 when every action reached its outcome, 1 when any failed, was forbidden or
+    refused (a key ddaudit uses),
     2 when the plan is refused (nothing is sent then).
     """
     config = resolve_config(config_path, database, output)

@@ -189,7 +189,7 @@ def test_a_key_the_listing_shows_as_ddaudit_s_own_is_refused_at_the_re_read(
     first = applied.outcomes[0]
     assert first.outcome == "refused: own key" and first.request is None
     assert action["request"]["path"] not in {w.path for w in writable.server.sim.writes}
-    assert {o.outcome for o in applied.outcomes[1:]} == {"done"}
+    assert {o.outcome for o in applied.outcomes[1:]} == {"done"} and failed(applied.outcomes)
 
 
 def test_a_plan_older_than_max_age_sends_nothing(writable: Scanned) -> None:
