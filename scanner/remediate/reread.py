@@ -49,8 +49,10 @@ class Reading:
 
 
 async def find(client: DatadogClient, path: str, item_id_: str, *, base: Params | None = None,
-               narrow: Params | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-    """The listing item with `item_id_` and its page's `included`, or None when absent."""
+               narrow: Params | None = None, by_uuid: bool = False,
+               ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """The listing item with `item_id_` (or, `by_uuid`, that `attributes.uuid`) and its
+    page's `included`; None when the listing does not hold it."""
     attempts = [{**(base or {}), **narrow}] if narrow else []
     attempts.append(dict(base or {}))
     for params in attempts:
@@ -58,7 +60,8 @@ async def find(client: DatadogClient, path: str, item_id_: str, *, base: Params 
         async with aclosing(pages):
             async for page in pages:
                 for item in page.data:
-                    if item_id(item) == item_id_:
+                    if item_id(item) == item_id_ or (by_uuid and
+                                                     attrs(item).get("uuid") == item_id_):
                         return item, page.included
     return None
 
@@ -101,9 +104,10 @@ async def service_account_keys(client: DatadogClient, account: str) -> int:
 
 
 async def user_state(client: DatadogClient, user_id: str, handle: str | None) -> str:
-    """`enabled`, `disabled` or `not among the org's users`, read from the users listing."""
+    """`enabled`, `disabled` or `not among the org's users`, read from the users listing
+    (matched by id, then uuid, as the rules match a key's creator or a token's owner)."""
     found = await find(client, LISTINGS[DISABLE_SERVICE_ACCOUNT], user_id,
-                       narrow={"filter": handle} if handle else None)
+                       narrow={"filter": handle} if handle else None, by_uuid=True)
     if found is None:
         return "not among the org's users"
     row = parse_user(found[0])

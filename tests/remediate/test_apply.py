@@ -234,3 +234,22 @@ def test_writes_are_retried_like_reads_and_their_answers_become_outcomes(
     assert by_id[raced["resource"]["id"]].outcome == "already gone"
     assert by_id[raced["resource"]["id"]].status == 404
     assert failed(applied.outcomes)
+
+
+def test_a_creator_or_owner_enabled_again_keeps_their_credential(writable: Scanned) -> None:
+    plan = writable.plan(Selection(rules=frozenset({"DDA-KEY-006", "DDA-TOK-004"})))
+    now = utcnow()
+    back = [a for a in plan["actions"]
+            if (a["observed"].get("creator") or a["observed"]["owner"])["state"] == "disabled"]
+    assert {a["rule_id"] for a in back} == {"DDA-KEY-006", "DDA-TOK-004"}
+    for action in back:
+        person = action["observed"].get("creator") or action["observed"]["owner"]
+        assert _org(writable, action).set_disabled(person["id"], False, now) is not None
+    applied = apply(writable)
+    by_id = {o.action.resource_id: o for o in applied.outcomes}
+    for action in back:
+        outcome = by_id[action["resource"]["id"]]
+        assert outcome.outcome == "skipped: changed" and "is enabled" in outcome.detail
+    rest = [o for o in applied.outcomes if o.action.resource_id not in
+            {a["resource"]["id"] for a in back}]
+    assert rest and {o.outcome for o in rest} == {"done"}  # still gone or disabled: revoked
