@@ -1,7 +1,7 @@
 """Remediation: the actions `ddaudit apply` carried out, per finding.
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-03
 
 - remediation_actions: one row per finding an applied action answered or resolved along
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
