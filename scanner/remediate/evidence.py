@@ -29,6 +29,7 @@ from reports.manifest import (
     sha256_hex,
 )
 from scanner.errors import ConfigError, OutputError
+from scanner.remediate.model import load_plan
 
 PLAN = "plan.json"
 PLAN_MD = "plan.md"
@@ -116,8 +117,6 @@ def check_remediation(folder: Path, result: Verification) -> None:
     The plan's own SHA-256 holds; the manifest links to the scan manifest hash the plan
     recorded; every actions.jsonl line is JSON naming this plan.
     """
-    from scanner.remediate.model import load_plan
-
     try:
         plan = load_plan(folder / PLAN)
     except ConfigError as exc:

@@ -29,7 +29,7 @@ def canonical_sha256(document: Mapping[str, Any]) -> str:
 
 
 def seal(document: dict[str, Any]) -> tuple[bytes, str]:
-    """(plan.json bytes, their SHA-256): the document with `sha256` set, indented for review."""
+    """(plan.json bytes, the plan's SHA-256): the document with `sha256` set, indented."""
     digest = canonical_sha256(document)
     sealed = {"schema": document["schema"], "sha256": digest, **document}
     return (json.dumps(sealed, indent=2, ensure_ascii=False) + "\n").encode("utf-8"), digest
