@@ -8,8 +8,8 @@ row while a scan's findings stream by (the reports' "new" flags).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple, TypeVar, overload
 
 from sqlalchemy import ColumnElement, Engine, select
@@ -47,6 +47,8 @@ class ScanDiff:
     `resolved` holds only findings whose rule was assessed for that target in `to_scan`;
     a finding that disappeared because its rule was not assessed there is `unassessed`,
     never "resolved": missing data does not fix anything. Every list is in report order.
+    `remediated` maps a resolved finding's id to the plan whose applied action removed its
+    resource (`with_remediations`).
     """
 
     from_scan: ScanSummary | None
@@ -55,6 +57,7 @@ class ScanDiff:
     resolved: Sequence[Finding]
     changed: Sequence[Change]
     unassessed: Sequence[Finding]
+    remediated: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
@@ -138,6 +141,13 @@ class StoredChanges(Sequence[Change]):
         if isinstance(index, slice):
             return self._pair(self.after[index])
         return self._pair([self.after[index]])[0]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
 
     def _pair(self, after: Sequence[Finding]) -> list[Change]:
         return changes(self.before, after)
@@ -237,7 +247,15 @@ def diff_scans(engine: Engine, from_id: str | None, to_id: str | None) -> ScanDi
                 f"scan {to_id} has no earlier finished scan to compare with; pass --from ID"
             )
     before = load_scan(engine, from_id)
-    return diff_reports(before, after)
+    return with_remediations(engine, diff_reports(before, after))
+
+
+def with_remediations(engine: Engine, diff: ScanDiff) -> ScanDiff:
+    """`diff` with each resolved finding that a ddaudit plan remediated marked by its plan."""
+    from scanner.remediate.record import remediated_by
+
+    marks = remediated_by(engine, [f.id for f in diff.resolved], until=diff.to_scan.started_at)
+    return replace(diff, remediated=marks) if marks else diff
 
 
 def render_diff_text(diff: ScanDiff, *, limit: int = 200) -> str:
@@ -249,7 +267,9 @@ def render_diff_text(diff: ScanDiff, *, limit: int = 200) -> str:
     ]
     groups: list[tuple[str, list[str]]] = [
         ("new", [_line(f) for f in diff.new]),
-        ("resolved", [_line(f) for f in diff.resolved]),
+        ("resolved", [_line(f) + (f"  [remediated by plan {diff.remediated[f.id]}]"
+                                   if f.id in diff.remediated else "")
+                      for f in diff.resolved]),
         ("changed", [f"{_line(c.after)}  [{c.what}]" for c in diff.changed]),
         ("no longer assessed (not resolved: the data was not collected)",
          [_line(f) for f in diff.unassessed]),

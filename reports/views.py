@@ -14,7 +14,14 @@ from datetime import datetime
 from json.encoder import encode_basestring
 
 from reports.context import ReportContext, RuleResult, split_control, worst_status
-from reports.diff import FindingRow, Sample, ScanDiff, changes, gone_rows
+from reports.diff import (
+    FindingRow,
+    Sample,
+    ScanDiff,
+    changes,
+    gone_rows,
+    with_remediations,
+)
 from reports.stream import StoredFindings
 from rules.model import SEVERITIES, Finding
 
@@ -228,9 +235,10 @@ class ChangeSamples:
             counts[not_assessed] += 1
             if len(kept) < self.size:
                 kept.append(f)
-        return ScanDiff(before, ctx.diff.to_scan, new, Sample(resolved, counts[0]),
+        diff = ScanDiff(before, ctx.diff.to_scan, new, Sample(resolved, counts[0]),
                         Sample(changes(previous, self._changed), self._counts[1]),
                         Sample(unassessed, counts[1]))
+        return with_remediations(now.engine, diff)  # the resolved ones shown
 
 
 def _natural(text: str) -> list[tuple[int, int | str]]:
