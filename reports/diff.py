@@ -1,23 +1,22 @@
 """Differences between two scans: new, resolved, changed and no-longer-assessed findings.
 
-A diff is a set of queries on the two scans' stored findings: each list is read from the
-database when it is used (its length is counted there, a slice is a LIMIT), so comparing
-two scans of a million findings holds neither. `flagged` gives the same verdicts row by
-row while a scan's findings stream by (the reports' "new" flags).
+A diff is a set of queries on the two scans' stored findings (reports.verdicts): each
+list is read from the database when it is used (its length is counted there, a slice is a
+LIMIT), so comparing two scans of a million findings holds neither.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple, TypeVar, overload
+from typing import TypeVar, overload
 
-from sqlalchemy import ColumnElement, Engine, select
+from sqlalchemy import Engine
 
 from reports.load import ScanReport, ScanSummary, latest_finished_scan, load_scan
 from reports.stream import StoredFindings
+from reports.verdicts import changed_since, gone, new_since, unassessed_in
 from rules.model import Finding
-from rules.results import read_finding
 from scanner.errors import ConfigError, NotFoundError
 from scanner.store.schema import findings
 
@@ -63,53 +62,6 @@ class ScanDiff:
     def is_empty(self) -> bool:
         """True when nothing moved between the two scans."""
         return not (self.new or self.resolved or self.changed or self.unassessed)
-
-
-class FindingRow(NamedTuple):
-    """A finding as the reports stream it, with what the diff says of it."""
-
-    finding: Finding
-    new: bool  # not in the previous scan (every finding is new when there is none)
-    changed: bool  # in the previous scan with another severity or status
-
-
-def new_since(previous_id: str) -> ColumnElement[bool]:
-    """Findings whose id the previous scan does not have."""
-    other = findings.alias("other")
-    return findings.c.id.not_in(select(other.c.id).where(other.c.scan_id == previous_id))
-
-
-def changed_since(previous_id: str) -> ColumnElement[bool]:
-    """Findings the previous scan has with another severity or status."""
-    other = findings.alias("other")
-    known = select(other.c.id).where(other.c.scan_id == previous_id)
-    same = select(_key(other.c.id, other.c.severity, other.c.status)).where(
-        other.c.scan_id == previous_id)
-    return findings.c.id.in_(known) & _key(
-        findings.c.id, findings.c.severity, findings.c.status).not_in(same)
-
-
-def unassessed_in(scan_id: str) -> ColumnElement[bool]:
-    """Findings whose rule scan `scan_id` could not assess for their target."""
-    other = findings.alias("other")
-    return _key(findings.c.rule_id, findings.c.target).in_(
-        select(_key(other.c.rule_id, other.c.target))
-        .where(other.c.scan_id == scan_id, other.c.status == "not_assessed"))
-
-
-def _key(first: ColumnElement[str], *rest: ColumnElement[str]) -> ColumnElement[str]:
-    """Columns joined by `|` into one value: an IN on one value is a hash or index look-up
-    on both databases, where SQLite scans for a tuple (`first`, a finding or rule id,
-    never holds a `|`, so no two tuples give the same key)."""
-    key = first
-    for column in rest:
-        key = key + "|" + column
-    return key
-
-
-def gone(before: StoredFindings, after_id: str) -> StoredFindings:
-    """Findings of `before` that scan `after_id` no longer has (not-assessed ones aside)."""
-    return before.where(new_since(after_id), findings.c.status != "not_assessed")
 
 
 class StoredChanges(Sequence[Change]):
@@ -207,27 +159,6 @@ def diff_reports(before: ScanReport | None, after: ScanReport) -> ScanDiff:
         changed=StoredChanges(now.where(changed_since(old.scan_id)), old),
         unassessed=missing.where(unassessed_in(now.scan_id)),
     )
-
-
-def flagged(now: StoredFindings, previous_id: str | None) -> Iterator[FindingRow]:
-    """`now` in report order, each finding with its diff verdict against `previous_id`."""
-    if previous_id is None:
-        for f in now:
-            yield FindingRow(f, True, False)
-        return
-    query = now.query(new_since(previous_id).label("ddaudit_new"),
-                      changed_since(previous_id).label("ddaudit_changed"))
-    for row in now.rows(query):
-        yield FindingRow(read_finding(row), bool(row["ddaudit_new"]),
-                         bool(row["ddaudit_changed"]))
-
-
-def gone_rows(before: StoredFindings, after_id: str) -> Iterator[tuple[Finding, bool]]:
-    """The findings `before` had and scan `after_id` has not, each with True when its rule
-    was not assessed for its target in `after_id` (else it is resolved); report order."""
-    missing = gone(before, after_id)
-    for row in missing.rows(missing.query(unassessed_in(after_id).label("ddaudit_unassessed"))):
-        yield read_finding(row), bool(row["ddaudit_unassessed"])
 
 
 def diff_scans(engine: Engine, from_id: str | None, to_id: str | None) -> ScanDiff:

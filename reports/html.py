@@ -23,11 +23,12 @@ from markupsafe import Markup
 
 from reports.context import RULE_STATUSES, ReportContext
 from reports.credentials import KINDS, OWNER_STATUSES, Credential, offboarding
-from reports.diff import FindingRow, ScanDiff, diff_counts, flagged
+from reports.diff import ScanDiff, diff_counts
+from reports.explorer import Explorer
+from reports.verdicts import FindingRow, flagged
 from reports.views import (
     CHANGES_SAMPLE,
     ChangeSamples,
-    Explorer,
     OrgBreakdown,
     OrgTally,
     OwnerBreakdown,

@@ -9,7 +9,7 @@ from datetime import datetime
 from json.encoder import encode_basestring
 
 from reports.context import ReportContext, split_control
-from reports.diff import flagged
+from reports.verdicts import flagged
 from rules.model import Finding
 
 OCSF_VERSION = "1.5.0"

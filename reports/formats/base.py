@@ -27,9 +27,9 @@ from sqlalchemy import Engine
 
 from reports.atomic import Written
 from reports.context import ReportContext
-from reports.diff import FindingRow, flagged
 from reports.listings import Listing
 from reports.manifest import PreviousLink
+from reports.verdicts import FindingRow, flagged
 
 
 class Phase(IntEnum):

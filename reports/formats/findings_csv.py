@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from reports.diff import FindingRow
 from reports.findings_csv import COLUMNS, CsvLines, finding_cells
 from reports.formats.base import RenderInput, RowRenderer, RowWriter
+from reports.verdicts import FindingRow
 
 
 class FindingsCsv(RowRenderer):

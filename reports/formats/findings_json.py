@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from reports import findings_json
-from reports.diff import FindingRow
 from reports.formats.base import RenderInput, RowRenderer, RowWriter
+from reports.verdicts import FindingRow
 
 
 class FindingsJson(RowRenderer):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from reports.credentials import load_credentials
-from reports.diff import FindingRow
 from reports.formats.base import RenderInput, RowRenderer, RowWriter
 from reports.html import PageWriter
+from reports.verdicts import FindingRow
 
 
 class Html(RowRenderer):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from reports.diff import FindingRow
 from reports.formats.base import RenderInput, RowRenderer, RowWriter
 from reports.ocsf import EventLines
+from reports.verdicts import FindingRow
 
 
 class Ocsf(RowRenderer):

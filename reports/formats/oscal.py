@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from reports.diff import FindingRow
 from reports.formats.base import Phase, RenderInput, RowRenderer, RowWriter
 from reports.oscal import OscalDocument
+from reports.verdicts import FindingRow
 
 
 class Oscal(RowRenderer):

@@ -14,9 +14,10 @@ from report_seed import OTHER_SCAN_ID, SCAN_ID, MakeStore, Seed, insert_credenti
 from sqlalchemy import Engine, event, insert
 
 from reports import write_reports
-from reports.diff import Sample, diff_reports, flagged
+from reports.diff import Sample, diff_reports
 from reports.load import load_scan
 from reports.stream import StoredFindings
+from reports.verdicts import flagged
 from rules.model import SEVERITIES
 from scanner.store.database import open_store
 from scanner.store.schema import findings
