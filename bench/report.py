@@ -151,7 +151,24 @@ def bundle_step(url: str, out: str) -> tuple[float, float, float]:
     write_reports(engine, SCAN_ID, Path(out))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     engine.dispose()
-    return wall, cpu, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return wall, cpu, peak_rss_mb()
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS in MB, since its last exec.
+
+    Linux's ru_maxrss keeps, across exec, the RSS the process had when it was forked: a
+    child spawned by this bench after seeding would report the seeding's peak. VmHWM
+    (/proc/self/status) is the high-water mark of the running program only.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
 def browser_figures(report: Path) -> dict[str, Any]:

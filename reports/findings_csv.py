@@ -23,6 +23,7 @@ COLUMNS: tuple[str, ...] = (
 
 # A cell starting with one of these is a formula to Excel, LibreOffice and Sheets.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(_FORMULA_START)
 
 
 def safe_cell(value: object) -> str:
@@ -50,7 +51,10 @@ class CsvLines:
 
     def line(self, cells: Iterable[object], *, safe: bool = False) -> str:
         """One row's text; `safe`: the cells are already strings made safe."""
-        text: str = self._writer.writerow(cells if safe else [safe_cell(v) for v in cells])
+        if not safe:  # safe_cell's test, inline for the plain strings most cells are
+            cells = [v if type(v) is str and v[:1] not in _FORMULA_FIRST else safe_cell(v)
+                     for v in cells]
+        text: str = self._writer.writerow(cells)
         return text
 
 

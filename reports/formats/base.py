@@ -166,15 +166,12 @@ class RowFile:
         self._write = write
         self._spool = tempfile.TemporaryFile(dir=spool_dir) if renderer.spooled else None
         self._pending = [] if renderer.spooled else [writer.head()]
-        self._size = 0
 
     def add(self, row: FindingRow) -> None:
         """Write (or spool) one finding's text."""
-        text = self.writer.row(row)
-        self._pending.append(text)
-        self._size += len(text)
-        if self._size >= CHUNK:
-            self._flush()
+        self._pending.append(self.writer.row(row))
+        if len(self._pending) % 100 == 0:
+            self.flush_if_full()
 
     def adder(self) -> tuple[Callable[[str], None], Callable[[FindingRow], str]]:
         """For a caller feeding many files: where a row's text goes, and the row's text.
@@ -204,4 +201,3 @@ class RowFile:
         if data:
             (self._write if self._spool is None else self._spool.write)(data)
         self._pending.clear()  # the same list: `adder` handed out its append
-        self._size = 0

@@ -14,7 +14,9 @@ from report_seed import OTHER_SCAN_ID, SCAN_ID, MakeStore, Seed, insert_credenti
 from sqlalchemy import Engine, event, insert
 
 from reports import write_reports
+from reports.bundle import load_input, write_bundle
 from reports.diff import Sample, diff_reports
+from reports.formats import FORMATS, RowRenderer
 from reports.load import load_scan
 from reports.stream import StoredFindings
 from reports.verdicts import flagged
@@ -161,3 +163,19 @@ def test_the_bundle_is_the_same_bytes_on_both_databases(db_url: str, tmp_path: P
 
     reference = bundle(f"sqlite:///{tmp_path / 'reference.db'}", tmp_path / "sqlite")
     assert bundle(db_url, tmp_path / "other") == reference
+
+
+def test_a_row_renderer_alone_writes_what_the_bundle_writes(
+    store: Engine, tmp_path: Path
+) -> None:
+    out = tmp_path / "out" / SCAN_ID
+    inp = load_input(store, SCAN_ID, out)
+    written = write_bundle(inp, out)
+    phase = {path: r.phase for r in FORMATS for path in r.paths(inp)}
+    row_renderers = [r for r in FORMATS if isinstance(r, RowRenderer)]
+    assert {r.name for r in row_renderers} == {"findings-json", "findings-csv", "ocsf", "html",
+                                               "oscal"}
+    for renderer in row_renderers:  # each shown what the phases before its own wrote
+        before = inp.after({p: w for p, w in written.items() if phase[p] < renderer.phase})
+        alone = b"".join(renderer.render(renderer.path, before))
+        assert alone == (out / renderer.path).read_bytes(), renderer.name
