@@ -20,6 +20,14 @@ TEXT_LIMIT = 4000  # characters Datadog keeps of a text
 AGGREGATION_KEY = "ddaudit-scan"
 
 
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]()<>#|~!"})
+
+
+def escape(line: str) -> str:
+    """Markdown's control characters escaped: an API name never becomes a link or markup."""
+    return line.translate(_MARKDOWN)
+
+
 def alert_type(digest: Digest) -> str:
     """The event's alert_type: error (failed), warning (partial), info or success (complete).
 
@@ -49,13 +57,13 @@ def event(sink: NotifySink, digest: Digest) -> dict[str, Any]:
     """The event body: title, Markdown text, tags, alert_type and an aggregation key."""
     lines = [f"Events: {', '.join(digest.events)}"]
     if digest.facts.status != "failed":
-        lines.append(text.counts_line(digest.facts))
+        lines.append(escape(text.counts_line(digest.facts)))
     for section in text.sections(digest):
-        lines += ["", f"**{section.title} ({section.total})**"]
-        lines += [f"- {line}" for line in section.lines]
+        lines += ["", f"**{escape(section.title)} ({section.total})**"]
+        lines += [f"- {escape(line)}" for line in section.lines]
         if section.more:
             lines.append(f"- … and {section.more} more (see the report)")
-    lines += ["", text.report_line(digest)]
+    lines += ["", escape(text.report_line(digest))]
     body = "\n".join(lines)
     room = TEXT_LIMIT - len("%%% \n\n %%%")
     if len(body) > room:
