@@ -1,4 +1,4 @@
-"""The dedup rule on stored history, on both backends: announced once, again only after it resolved."""
+"""The dedup rule on stored history, both backends: told once, again only after it resolved."""
 
 from __future__ import annotations
 
