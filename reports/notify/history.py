@@ -21,6 +21,7 @@ from scanner.store.lifecycle import COLLECTED
 from scanner.store.schema import findings, scans
 
 LOOKUP = 500  # finding ids per query
+WHOLE_SCAN = 2 * LOOKUP  # above this many ids, read the scan's ids once instead
 
 
 class ScanHistory:
@@ -81,12 +82,17 @@ class ScanHistory:
         return present, gone
 
     def _present(self, scan_id: str, ids: Sequence[str]) -> Iterable[str]:
-        for start in range(0, len(ids), LOOKUP):
-            yield from self.conn.execute(
-                select(findings.c.id).where(
-                    findings.c.scan_id == scan_id,
-                    findings.c.status.in_(("open", "suppressed")),
-                    findings.c.id.in_(ids[start:start + LOOKUP]))).scalars()
+        """Which of `ids` the scan has open or suppressed."""
+        seen = select(findings.c.id).where(findings.c.scan_id == scan_id,
+                                           findings.c.status.in_(("open", "suppressed")))
+        if len(ids) > WHOLE_SCAN:
+            # Many ids (a sink's first digest): one pass over the scan's rows beats a
+            # query per chunk, each of which reads them all again (findings has no id index).
+            wanted = set(ids)
+            return [fid for fid in self.conn.execute(seen).scalars() if fid in wanted]
+        return [fid for start in range(0, len(ids), LOOKUP)
+                for fid in self.conn.execute(
+                    seen.where(findings.c.id.in_(ids[start:start + LOOKUP]))).scalars()]
 
     def _unjudged_in(self, scan_id: str) -> frozenset[tuple[str, str]]:
         """(rule id, target) pairs the scan did not assess."""
