@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from notify_helpers import HOOK_PATH, HOOK_SECRET, SLACK_PATH, SMTP_PASSWORD, SMTP_USER, secret
 from notify_servers import Inbox, Receiver
 
 from scanner.client import RetryPolicy
-from scanner.config import Config, Secret
+from scanner.config import Config
 from scanner.config_notify import NotifySink
 from scanner.demo import simulator_config
 from scanner.pipeline import ScanOutcome, run_scan
@@ -26,12 +26,6 @@ FAST = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.05, timeout=5)
 SMALL = EstateSpec(sites=("datadoghq.com",), orgs_per_site=2, key_gaps=(), users_per_org=10,
                    service_accounts_per_org=4, api_keys_per_org=4, tokens_per_org=2,
                    oauth_clients_per_org=1)
-
-# Secret values the tests look for everywhere they must not be.
-HOOK_PATH = "/hooks/T0KEN-hook-9f8e7d6c"  # a webhook URL is a secret: its path is the token
-SLACK_PATH = "/services/T01/B02/SLACKT0KEN5ecret"
-HOOK_SECRET = "hmac-s3cret-0f-the-hook"
-SMTP_USER, SMTP_PASSWORD = "ddaudit", "smtp-pa55word-xyz"
 
 
 @pytest.fixture
@@ -62,11 +56,6 @@ def notify_env(receiver: Receiver, estate: Estate) -> dict[str, str]:
     return {"HOOK_URL": receiver.url(HOOK_PATH), "HOOK_SECRET": HOOK_SECRET,
             "SLACK_URL": receiver.url(SLACK_PATH), "SMTP_PASSWORD": SMTP_PASSWORD,
             "EVENTS_KEY": estate.targets[0].api_key}
-
-
-def secret(env: Mapping[str, str], variable: str) -> Secret:
-    """A sink secret read from `env` on use."""
-    return Secret.from_env(variable, f"{variable} is not set", env)
 
 
 @pytest.fixture
@@ -113,16 +102,3 @@ def night() -> Callable[..., tuple[ScanOutcome, dict[str, Any]]]:
         return outcome, json.loads((outcome.report.parent / "findings.json").read_text())
 
     return run
-
-
-def leaks_in(secrets: list[str], *, text: str, db: Path, folder: Path) -> list[str]:
-    """Where any of `secrets` shows: the log text, a dump of the database, a file of `folder`."""
-    found = [f"log: {s}" for s in secrets if s in text]
-    with sqlite3.connect(db) as conn:
-        dump = "\n".join(conn.iterdump())
-    found += [f"database: {s}" for s in secrets if s in dump]
-    for path in folder.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            found += [f"{path.name}: {s}" for s in secrets if s.encode() in data]
-    return found

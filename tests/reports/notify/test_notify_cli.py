@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HOOK_PATH, HOOK_SECRET, SLACK_PATH
+from notify_helpers import HOOK_PATH, HOOK_SECRET, SLACK_PATH
 from notify_servers import Receiver
 from sqlalchemy import func, select
 

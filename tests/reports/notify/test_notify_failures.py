@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HOOK_PATH, SMTP_PASSWORD, SMTP_USER, leaks_in, secret
+from notify_helpers import HOOK_PATH, SMTP_PASSWORD, SMTP_USER, leaks_in, secret
 from notify_servers import HANG, Inbox, Receiver
 from sqlalchemy import select
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import HOOK_PATH, HOOK_SECRET, SLACK_PATH, SMTP_PASSWORD, leaks_in
+from notify_helpers import HOOK_PATH, HOOK_SECRET, SLACK_PATH, SMTP_PASSWORD, leaks_in
 from notify_servers import Inbox, Receiver
 
 from reports.notify import notify_scan
