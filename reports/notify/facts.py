@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Connection, func, null, select
 
 from rules.model import SEVERITIES, SEVERITY_RANK
 from rules.results import naive_utc, report_order
-from scanner.errors import NotFoundError
+from scanner.errors import NotFoundError, NothingToDoError
 from scanner.store.lifecycle import ScanStatus
 from scanner.store.schema import SETTLED, coverage, findings, scans
 from scanner.timeutil import isoformat_z
@@ -121,7 +121,8 @@ def load_facts(conn: Connection, scan_id: str, floor: str) -> ScanFacts:
     """Read scan `scan_id`: open findings at or above severity `floor`, in report order.
 
     A failed scan gives no findings and no counts: what its evaluation stored, if any, is
-    not a result anyone should act on. NotFoundError when there is no such scan.
+    not a result anyone should act on. NotFoundError when there is no such scan,
+    NothingToDoError when it finished collecting but was never evaluated.
     """
     row = conn.execute(select(scans).where(scans.c.id == scan_id)).mappings().first()
     if row is None:
@@ -136,6 +137,9 @@ def load_facts(conn: Connection, scan_id: str, floor: str) -> ScanFacts:
                      not_assessed=0, open_items=(), unassessed=(), gaps=())
     if status not in (ScanStatus.COMPLETE, ScanStatus.PARTIAL):
         return bare
+    if row["evaluated_at"] is None:  # collected only (a shard's run): no findings to tell
+        raise NothingToDoError(f"scan {scan_id} has not been evaluated; run 'ddaudit "
+                               f"evaluate --scan {scan_id}' first")
     counts: dict[tuple[str, str], int] = {
         (str(sev), str(st)): int(n) for sev, st, n in conn.execute(
             select(findings.c.severity, findings.c.status, func.count())

@@ -13,6 +13,7 @@ from reports.notify.digest import Digest
 from reports.notify.service import record
 from scanner.config import Config
 from scanner.config_notify import NotifySink
+from scanner.errors import NothingToDoError
 from scanner.store import schema
 from scanner.store.database import open_store
 
@@ -39,7 +40,7 @@ class Timeline:
 
     def scan(self, status: str = "complete", *, open_: tuple[tuple[str, str, str], ...] = (),
              suppressed: tuple[tuple[str, str, str], ...] = (),
-             unassessed: tuple[tuple[str, str], ...] = ()) -> str:
+             unassessed: tuple[tuple[str, str], ...] = (), evaluated: bool = True) -> str:
         self.day += 1
         started = T0 + timedelta(days=self.day)
         scan_id = f"s{self.day}"
@@ -53,7 +54,8 @@ class Timeline:
         with self.engine.begin() as conn:
             conn.execute(schema.scans.insert().values(
                 id=scan_id, started_at=started, finished_at=started + timedelta(minutes=5),
-                status=status, tool_version="t", evaluated_at=started + timedelta(minutes=4)))
+                status=status, tool_version="t",
+                evaluated_at=started + timedelta(minutes=4) if evaluated else None))
             if rows:
                 conn.execute(schema.findings.insert(), rows)
         return scan_id
@@ -140,3 +142,13 @@ def test_a_dry_run_plan_writes_nothing(engine: Engine) -> None:
                   for table in (schema.notify_ledger, schema.notify_deliveries)]
     assert counts == [0, 0]
     assert _told(_send(engine, config, scan_id)[0])[1] == {"f", "g"}  # still all to tell
+
+
+def test_a_scan_collected_but_not_evaluated_is_refused_and_judges_nothing(
+        engine: Engine) -> None:
+    t, config = Timeline(engine), _config()
+    _send(engine, config, t.scan(open_=(F,)))
+    bare = t.scan(evaluated=False)  # collected only: no findings, which is no "resolved"
+    with pytest.raises(NothingToDoError, match=f"run 'ddaudit evaluate --scan {bare}'"):
+        plan(engine, config, bare)
+    assert _told(_send(engine, config, t.scan(open_=(F,)))[0]) == ((), set(), set())
