@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, null, select
+from sqlalchemy import Connection, func, select
 
 from rules.model import SEVERITIES, SEVERITY_RANK
 from rules.results import naive_utc, report_order
@@ -14,14 +14,6 @@ from scanner.errors import NotFoundError, NothingToDoError
 from scanner.store.lifecycle import ScanStatus
 from scanner.store.schema import SETTLED, coverage, findings, scans
 from scanner.timeutil import isoformat_z
-
-
-def owner_column() -> ColumnElement[Any]:
-    """findings.owner where the schema has it (the owners migration), else NULL.
-
-    One place to simplify once every database carries the column.
-    """
-    return findings.c.owner if "owner" in findings.c else null()
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +150,7 @@ def load_facts(conn: Connection, scan_id: str, floor: str) -> ScanFacts:
 
 def _open_items(conn: Connection, scan_id: str, floor: str) -> list[Item]:
     wanted = [s for s in SEVERITIES if SEVERITY_RANK[s] <= SEVERITY_RANK[floor]]
-    query = (select(findings, owner_column().label("owner_of"))
+    query = (select(findings)
              .where(findings.c.scan_id == scan_id, findings.c.status == "open",
                     findings.c.severity.in_(wanted))
              .order_by(*report_order(conn.dialect.name)))
@@ -166,7 +158,7 @@ def _open_items(conn: Connection, scan_id: str, floor: str) -> list[Item]:
                  detail=r["detail"], site=r["site"], org_public_id=r["org_public_id"],
                  org_name=r["org_name"], target=r["target"],
                  resource_type=r["resource_type"], resource_id=r["resource_id"],
-                 resource_name=r["resource_name"], owner=r["owner_of"],
+                 resource_name=r["resource_name"], owner=r["owner"],
                  first_seen=naive_utc(r["first_seen"]))
             for r in conn.execute(query).mappings()]
 

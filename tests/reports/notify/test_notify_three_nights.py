@@ -79,6 +79,9 @@ def test_each_sink_gets_exactly_the_digests_of_new_and_regressed_findings(
     assert hook1["events"] == ["new"] and hook1["scan"]["id"] == one.scan_id
     assert _listed(hook1["new"]) == _ids(doc1, "critical", "high") and f1 in _listed(hook1["new"])
     assert hook1["regressed"]["count"] == 0
+    owners = {i["id"]: i["owner"] for i in hook1["new"]["items"]}
+    assert owners[f1] is not None and owners[f1] == _finding(doc1, "DDA-KEY-007",
+                                                             "leaked-agent")["owner"]
     assert hook1["report"] == {
         "path": str((config.output / one.scan_id / "report.html").absolute()),
         "url": f"https://audit.example.com/ddaudit-out/{one.scan_id}/report.html"}
