@@ -1,7 +1,7 @@
 """Notifications: the per-sink ledger of announced findings, and every delivery of a scan.
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-09
 
 - notify_ledger: per ([[notify]] sink name, finding id), the scan the finding was last
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
