@@ -216,11 +216,14 @@ def _evaluate_rule(
                      t.org_public_id, t.org_name, t.name, "org", resource_id, t.org_name, now,
                      controls, None])
     ids = FindingIds(rule, skipped, seen)
+    written = None
     if in_sqlite is not None and not writer.tracker.for_rule(rule_id):
-        writer.counts[(severity, "open")] += in_sqlite.write(rule, values, ids, controls)
-    else:
+        written = in_sqlite.write(rule, values, ids, controls)
+    if written is None:
         _stream(conn, rule, values, {t.name: t.org_name for t in scan_targets}, ids, writer,
                 controls)
+    else:
+        writer.counts[(severity, "open")] += written
     writer.flush()
     return len(seen)
 

@@ -48,22 +48,30 @@ class SqliteFindings:
                                  list(names.items()))
 
     def write(self, rule: Rule, values: Mapping[str, Any], ids: FindingIds,
-              controls: str) -> int:
-        """Insert the rule's open findings (`controls`: their JSON list); return how many."""
+              controls: str) -> int | None:
+        """Insert the rule's open findings (`controls`: their JSON list); return how many.
+
+        None: the condition does not run as a subquery (it ends with ";", say), so nothing
+        was written; the caller streams it instead, which runs it as it is.
+        """
+        errors = (SQLAlchemyError, self.conn.dialect.loaded_dbapi.Error)
         condition = f"(\n{rule.condition}\n)"  # own lines: a closing comment ends there
         try:
             stmt, params = statement(f"SELECT * FROM {condition} AS c LIMIT 0", values)
             columns = list(self.conn.execute(stmt, params).keys())
-            absent = [c for c in REQUIRED_COLUMNS if c not in columns]
-            if absent:
-                raise RuleError(f"{rule.path}: field 'condition' must return column {absent[0]}")
-            detail, binds = Detail(rule, columns, values).sql("f.{}", _SHOWN)
-            binds.update(ddaudit_rule=rule.id, ddaudit_severity=rule.severity,
-                         ddaudit_title=rule.title, ddaudit_controls=controls)
-            stmt, params = statement(self._insert(condition, detail), {**values, **binds})
-            self.driver.create_function(_ID, 5, ids)
+        except errors:
+            return None
+        absent = [c for c in REQUIRED_COLUMNS if c not in columns]
+        if absent:
+            raise RuleError(f"{rule.path}: field 'condition' must return column {absent[0]}")
+        detail, binds = Detail(rule, columns, values).sql("f.{}", _SHOWN)
+        binds.update(ddaudit_rule=rule.id, ddaudit_severity=rule.severity,
+                     ddaudit_title=rule.title, ddaudit_controls=controls)
+        stmt, params = statement(self._insert(condition, detail), {**values, **binds})
+        self.driver.create_function(_ID, 5, ids)
+        try:
             self.conn.execute(stmt, params)
-        except (SQLAlchemyError, self.conn.dialect.loaded_dbapi.Error) as exc:
+        except errors as exc:
             if ids.error is not None:
                 raise ids.error from None
             message = str(getattr(exc, "orig", exc)).splitlines()[0]
