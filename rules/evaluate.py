@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Connection, Engine, delete, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from rules.findings_writer import FindingsWriter
@@ -78,6 +78,8 @@ def evaluate_scan(
     with _cyclic_gc_paused(), engine.begin() as conn:
         if conn.dialect.name == "postgresql":  # concurrent upserts of one history deadlock
             conn.execute(select(func.pg_advisory_xact_lock(_PG_EVALUATION_LOCK)))
+            # Compiling a large condition's plan took longer than running it interpreted.
+            conn.execute(text("SET LOCAL jit = off"))
         now = conn.execute(select(scans.c.started_at).where(scans.c.id == scan_id)).scalar()
         if now is None:
             raise NotFoundError(f"scan {scan_id} is not in the database; see `ddaudit scans list`")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import string
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from rules.model import Rule
@@ -96,6 +97,8 @@ class Detail:
                 # value[4] == "-" is what every ISO timestamp has: most names skip the regex
                 iso = len(value) >= 19 and value[4] == "-" and _ISO_MATCH(value)
                 out.append(value[:10] if iso else value)
+            elif type(value) is datetime and value.year >= 1000:  # PostgreSQL's timestamps
+                out.append(value.isoformat()[:10])  # strftime's %Y, only faster
             else:
                 out.append(render_value(value))
         return "".join(out)

@@ -5,9 +5,10 @@ Revises: 0005
 Create Date: 2026-12-02
 
 The rule conditions look rows up one at a time where they used to scan whole tables:
-users by id and by uuid, a role's holders, roles and teams by id, an owner's application
-keys and access tokens, an application key by id. Each index leads with (scan_id, target),
-as the scan indexes do. Creating them reads each table once; nothing else changes.
+users by id and by uuid, a role's holders, the roles holding a permission, roles and teams
+by id, an owner's application keys and access tokens, an application key by id. Each
+index leads with (scan_id, target), as the scan indexes do. Creating them reads each table
+once; nothing else changes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ INDEXES: dict[str, tuple[str, str]] = {
     "ix_users_id": ("users", "id"),
     "ix_users_uuid": ("users", "uuid"),
     "ix_user_roles_role": ("user_roles", "role_id"),
+    "ix_role_permissions_permission": ("role_permissions", "permission_id"),
     "ix_roles_id": ("roles", "id"),
     "ix_teams_id": ("teams", "id"),
     "ix_application_keys_id": ("application_keys", "id"),
