@@ -26,6 +26,7 @@ from reports.views import (
     explorer_data,
     org_breakdown,
     org_coverage,
+    owner_breakdown,
     rule_sections,
     sample,
 )
@@ -107,6 +108,7 @@ def render_html(ctx: ReportContext, credentials: Sequence[Credential] = ()) -> s
         sample=sample,
         org_coverage=org_coverage(ctx),
         breakdown=org_breakdown(ctx),
+        owners=owner_breakdown(ctx),
         severities=SEVERITIES,
         rule_sections=rule_sections(ctx),
         controls=controls_view(ctx),

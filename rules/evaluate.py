@@ -7,9 +7,11 @@ rules/first_seen.py; suppressions applied) and inserts them as they come, so mem
 flat however many findings a scan has. On SQLite the rows of a rule no suppression can
 touch never leave the database: rules/sqlite_findings.py writes them with one INSERT ...
 SELECT. A rule whose inputs were not fully collected for a target gives one not_assessed
-finding for that org instead. The caller gets an `Evaluated`: counts, the time of each
-rule, the suppressions' usage, and the findings read back from the table. The
-suppressions' usage is stored too (`suppression_usage`), for later reports of the scan.
+finding for that org instead. Once all are written, the owner pass (rules/owners.py)
+fills in who answers for each. The caller gets an `Evaluated`: counts, the time of each
+rule and of the owner pass, the suppressions' usage, and the findings read back from the
+table. The suppressions' usage is stored too (`suppression_usage`), for later reports of
+the scan.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from rules.findings_writer import FindingsWriter
 from rules.model import REQUIRED_COLUMNS, Rule, RulePack, RuleSettings, fingerprint
+from rules.owners import assign_owners
 from rules.params import bind_values, check_settings, rule_parameters, statement
 from rules.results import Evaluated, RuleRun
 from rules.rows import Detail, FindingIds
@@ -106,10 +109,13 @@ def evaluate_scan(
         writer.close()
         if in_sqlite is not None:
             in_sqlite.close()
+        started = time.perf_counter()
+        assign_owners(conn, scan_id)
+        owners_seconds = time.perf_counter() - started
         usage = writer.tracker.usage()
         _record_usage(conn, scan_id, usage)
         lifecycle.evaluated(conn, scan_id)
-    return Evaluated(engine, scan_id, writer.counts, runs, usage)
+    return Evaluated(engine, scan_id, writer.counts, runs, usage, owners_seconds=owners_seconds)
 
 
 @contextmanager

@@ -7,21 +7,25 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from rules.model import SEVERITIES as SEVERITIES  # re-exported: scanner.cli --fail-on
+from scanner.config_notify import NotifySink, parse_notify
 from scanner.errors import ConfigError
+from scanner.secret import Secret as Secret  # re-exported: the type every key has
 from scanner.sites import SITES
 
 _KNOWN: dict[str, frozenset[str]] = {
-    "": frozenset({"scan", "targets", "rules", "estate", "suppressions", "evidence"}),
+    "": frozenset({"scan", "targets", "rules", "estate", "suppressions", "evidence",
+                   "notify"}),
     "scan": frozenset({"database", "output", "fail_on", "allow_custom_endpoints",
-                        "keep_days"}),
-    "targets": frozenset({"name", "site", "api_key_env", "app_key_env", "api_url"}),
+                        "keep_days", "rate_headroom"}),
+    "targets": frozenset({"name", "site", "api_key_env", "app_key_env", "api_url", "owner",
+                          "write_api_key_env", "write_app_key_env"}),
     "rules": frozenset({"disabled", "custom_dirs", "params"}),
     "estate": frozenset({"trusted_orgs"}),
     "suppressions": frozenset({"file"}),
@@ -31,88 +35,8 @@ _KNOWN: dict[str, frozenset[str]] = {
 
 DEFAULT_DATABASE = "sqlite:///ddaudit.db"  # without [scan] database or --database
 DEFAULT_OUTPUT = Path("ddaudit-out")  # without [scan] output or --output
-
-
-class Secret:
-    """A credential that never shows itself in repr, str, logs or tracebacks.
-
-    Either a value held in memory (`Secret("...")`, the demo and tests), or the name of an
-    environment variable read only when the key is used (`Secret.from_env`): loading a
-    config never reads a key, so commands that send no request need none set.
-    """
-
-    __slots__ = ("_value", "_variable", "_env", "_missing")
-
-    def __init__(self, value: str) -> None:
-        self._value: str | None = value
-        self._variable: str | None = None
-        self._env: Mapping[str, str] | None = None
-        self._missing: str | Callable[[], str] = ""
-
-    @classmethod
-    def from_env(cls, variable: str, missing: str | Callable[[], str],
-                 env: Mapping[str, str] | None = None) -> Secret:
-        """The key held by `variable` in `env` (default: os.environ, read at use).
-
-        `missing` is the one-line ConfigError message (or makes it) when the variable is
-        unset or empty; it names the variable and the fix, never a value.
-        """
-        secret = cls.__new__(cls)
-        secret._value = None
-        secret._variable = variable
-        secret._env = env
-        secret._missing = missing
-        return secret
-
-    @property
-    def variable(self) -> str | None:
-        """The environment variable the key is read from (None for a value in memory)."""
-        return self._variable
-
-    @property
-    def missing(self) -> str | None:
-        """The one-line error when the key cannot be read now, else None."""
-        if self._variable is None:
-            return None
-        env = os.environ if self._env is None else self._env
-        if env.get(self._variable):
-            return None
-        return self._missing if isinstance(self._missing, str) else self._missing()
-
-    def check(self) -> None:
-        """Raise ConfigError (exit 2) naming the variable and the fix when it is unset."""
-        message = self.missing
-        if message is not None:
-            raise ConfigError(message)
-
-    def reveal(self) -> str:
-        """Return the secret; call only where it goes into a request header."""
-        if self._value is not None:
-            return self._value
-        assert self._variable is not None
-        env = os.environ if self._env is None else self._env
-        value = env.get(self._variable)
-        if not value:
-            self.check()
-            raise ConfigError(f"environment variable {self._variable} is not set")
-        return value
-
-    def __repr__(self) -> str:
-        if self._variable is not None:
-            return f"Secret(env={self._variable!r})"
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Secret):
-            return False
-        if self._variable is not None or other._variable is not None:
-            return self._variable == other._variable and self._env is other._env
-        return other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value if self._variable is None else ("env", self._variable))
+DEFAULT_RATE_HEADROOM = 0.2  # share of every rate-limit window left to other automation
+MAX_RATE_HEADROOM = 0.9
 
 
 @dataclass(frozen=True)
@@ -124,6 +48,15 @@ class Target:
     api_key: Secret
     app_key: Secret
     api_url: str | None = None
+    owner: str | None = None  # who answers for findings whose resource names no owner
+    # A separate pair used only by `ddaudit apply`; the scan's pair never writes.
+    write_api_key: Secret | None = None
+    write_app_key: Secret | None = None
+
+    @property
+    def can_write(self) -> bool:
+        """True when the target has a write key pair configured (for `ddaudit apply`)."""
+        return self.write_api_key is not None and self.write_app_key is not None
 
 
 @dataclass(frozen=True)
@@ -143,6 +76,8 @@ class Config:
     signing_key: Path | None = None  # Ed25519 PEM private key that signs manifest.json
     source: str = "environment"
     keep_days: int | None = None  # retention: scans older than this are pruned after a scan
+    rate_headroom: float = DEFAULT_RATE_HEADROOM
+    notify: tuple[NotifySink, ...] = ()
 
     def check_credentials(self, targets: Sequence[Target] | None = None) -> None:
         """Before any request: every key of `targets` (default: all) can be read, or one line.
@@ -166,7 +101,8 @@ class Config:
     def sha256(self) -> str:
         """Hash of the configuration with credentials left out (for run.json and scans)."""
         public = {
-            "targets": [[t.name, t.site, t.api_url] for t in self.targets],
+            "targets": [[t.name, t.site, t.api_url] + ([t.owner] if t.owner else [])
+                        for t in self.targets],
             "database": _hide_password(self.database),
             "fail_on": self.fail_on,
             "allow_custom_endpoints": self.allow_custom_endpoints,
@@ -175,6 +111,12 @@ class Config:
             "rules_params": {k: dict(v) for k, v in sorted(self.rules_params.items())},
             "trusted_orgs": sorted(self.trusted_orgs),
         }
+        # Keys added in 2026 count only when set, so older configs keep the hash their
+        # scans recorded (resume and shards compare it).
+        if self.rate_headroom != DEFAULT_RATE_HEADROOM:
+            public["rate_headroom"] = self.rate_headroom
+        if self.notify:
+            public["notify"] = [sink.public() for sink in self.notify]
         blob = json.dumps(public, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()
 
@@ -272,6 +214,12 @@ def _from_mapping(data: Mapping[str, Any], where: str,
     if keep_days is not None and (_expect(keep_days, int, "[scan] keep_days", where,
                                           "a whole number of days") < 1):
         raise ConfigError(f"{where}: [scan] keep_days must be at least 1, got {keep_days}")
+    headroom = _expect(scan.get("rate_headroom", DEFAULT_RATE_HEADROOM), (int, float),
+                       "[scan] rate_headroom", where, "a number between 0 and 0.9")
+    if not 0 <= headroom <= MAX_RATE_HEADROOM:
+        raise ConfigError(f"{where}: [scan] rate_headroom {headroom} is out of range; use a "
+                          f"share between 0 and {MAX_RATE_HEADROOM} (default "
+                          f"{DEFAULT_RATE_HEADROOM})")
     raw_targets = _expect(data.get("targets", []), list, "[[targets]]", where, "an array of tables")
     if not raw_targets:
         raise ConfigError(f"{where}: no [[targets]]; add one per org credential pair")
@@ -318,6 +266,10 @@ def _from_mapping(data: Mapping[str, Any], where: str,
         signing_key=(base / signing_key) if signing_key else None,
         source=where,
         keep_days=keep_days,
+        rate_headroom=float(headroom),
+        notify=parse_notify(data.get("notify"), where,
+                            lambda var, missing: Secret.from_env(var, missing, env),
+                            check_custom_url, allow_custom),
     )
 
 
@@ -348,7 +300,30 @@ def _target(raw: Any, index: int, where: str, env: Mapping[str, str] | None,
             raise ConfigError(f"{where}: {label} api_url is set but custom endpoints are not "
                               "allowed; set [scan] allow_custom_endpoints = true or remove it")
         check_custom_url(api_url, f"{where}: {label} api_url")
-    return Target(name, site, secrets[0], secrets[1], api_url)
+    owner = raw.get("owner")
+    if owner is not None and not _expect(owner, str, f"{label} owner", where,
+                                         "a team e-mail or handle").strip():
+        raise ConfigError(f"{where}: {label} owner is empty; give a team e-mail or handle "
+                          "or remove it")
+    write: list[Secret] = []
+    for key in ("write_api_key_env", "write_app_key_env"):
+        var = raw.get(key)
+        if var is None:
+            continue
+        if not _expect(var, str, f"{label} {key}", where, "a string").strip():
+            raise ConfigError(f"{where}: {label} {key} is empty; give the name of the "
+                              "environment variable holding the write key")
+        write.append(Secret.from_env(var, f"{where}: {label} {key}: environment variable "
+                                          f"{var} is not set; export {var}", env))
+    if len(write) == 1:
+        raise ConfigError(f"{where}: {label} sets only one of write_api_key_env and "
+                          "write_app_key_env; set both (a write key pair) or neither")
+    if write and {s.variable for s in write} & {s.variable for s in secrets}:
+        raise ConfigError(f"{where}: {label} write keys use the same variables as the scan "
+                          "keys; the scan's pair stays read-only, give a separate write pair")
+    return Target(name, site, secrets[0], secrets[1], api_url, owner=owner,
+                  write_api_key=write[0] if write else None,
+                  write_app_key=write[1] if write else None)
 
 
 def check_custom_url(url: str, label: str) -> None:

@@ -100,6 +100,9 @@ targets = Table(
     Column("org_public_id", String(64)),
     Column("org_uuid", String(64)),
     Column("org_name", Text),
+    # The config's `owner` of the target when it was collected: who answers for the org's
+    # findings whose resource names no owner (rules/owners.py). NULL: none configured.
+    Column("owner", Text),
     Index("ix_targets_scan", "scan_id"),
 )
 
@@ -321,6 +324,8 @@ findings = Table(
     Column("first_seen", DateTime, nullable=False),
     Column("controls", Text, nullable=False),  # JSON list
     Column("suppression", Text),  # JSON object or NULL
+    # Who answers for the resource (rules/owners.py, docs/outputs.md); NULL: nobody named.
+    Column("owner", Text),
     Index("ix_findings_scan", "scan_id"),
 )
 
@@ -350,6 +355,28 @@ suppression_usage = Table(
     Column("expires", Date, nullable=False),
     Column("state", String(16), nullable=False),  # active | expired | unused
     Column("matches", Integer, nullable=False),  # findings it covers (active entries only)
+)
+
+# One row per finding an applied remediation action answered or resolved along the way
+# (`ddaudit apply`, never a dry run): the next scan's report and `ddaudit diff` mark a
+# resolved finding "remediated by plan <id>" from it. History, like finding_history:
+# not per scan, so prune leaves it.
+remediation_actions = Table(
+    "remediation_actions",
+    metadata,
+    Column("plan_id", String(64), nullable=False),
+    Column("action", Integer, nullable=False),  # the action's number in the plan
+    Column("finding_id", String(64), nullable=False),
+    Column("rule_id", String(32), nullable=False),
+    Column("scan_id", String(64), nullable=False),  # the scan the plan was made from
+    Column("kind", String(32), nullable=False),  # actions.KINDS
+    Column("target", String(200), nullable=False),
+    Column("resource_type", String(32), nullable=False),
+    Column("resource_id", Text, nullable=False),
+    Column("outcome", String(32), nullable=False),  # done | already gone | skipped: ... | ...
+    Column("approved_by", Text, nullable=False),
+    Column("applied_at", DateTime, nullable=False),
+    Index("ix_remediation_actions_finding", "finding_id"),
 )
 
 # Lookup indexes the rule pack probes, one row (or owner) at a time: users and roles by id,
