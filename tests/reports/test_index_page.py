@@ -152,3 +152,15 @@ def test_writing_a_scans_report_rewrites_the_index(store: Engine, tmp_path: Path
     html = (out / "index.html").read_text(encoding="utf-8")
     assert f'<a href="{SCAN_ID}/report.html"><code>{SCAN_ID}</code></a>' in html
     assert f'href="{SCAN_ID}/report.html#changes"' in html  # its point in the chart
+
+
+def test_folder_names_stay_text(history: tuple[Engine, Path]) -> None:
+    engine, out = history
+    hostile = "\"><img src=x onerror=alert(1)> & 'x'"
+    (out / hostile).mkdir()
+    (out / hostile / "report.html").write_text("<!DOCTYPE html>")
+    html = render_index(out, engine)
+    assert "<img" not in html and hostile not in html
+    assert 'href="%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E%20%26%20%27x%27/' \
+        'report.html"' in html
+    assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt; &amp; &#39;x&#39;" in html
