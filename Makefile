@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint clean bench-collect docs
+.PHONY: demo test lint clean bench bench-collect docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,12 +26,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check scanner rules reports tests $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/mypy --strict bench/collect.py bench/ours.py bench/peer.py bench/simproc.py bench/faults.py \
-		bench/rules.py bench/figures.py bench/trends.py
+		bench/rules.py bench/figures.py bench/all.py bench/trends.py
 
 # docs/rules.md is generated from rules/pack/*.yaml; a test fails when it is out of date.
 docs: $(STAMP)
 	$(BIN)/ddaudit rules list --format markdown > docs/rules.md.tmp
 	mv docs/rules.md.tmp docs/rules.md
+
+# Every bench at its default size, one table of figure / target / measured / ratio.
+bench: $(STAMP)
+	$(BIN)/python -m bench.all
 
 bench-collect: $(STAMP)
 	$(BIN)/python bench/collect.py

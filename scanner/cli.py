@@ -31,12 +31,23 @@ STARTER_CONFIG = '''\
 database = "sqlite:///ddaudit.db"   # any SQLAlchemy URL, e.g. postgresql+psycopg://host/db
 output = "ddaudit-out"              # one sub-folder per scan is written under it
 fail_on = "high"                    # exit 1 when an open finding is at or above this
+rate_headroom = 0.2                 # share of every rate-limit window left to the org's
+                                    # other automation (0 to 0.9)
 
 [[targets]]                         # one per org credential pair
 name = "prod-us1"
 site = "datadoghq.com"
 api_key_env = "DD_API_KEY_PROD_US1"
 app_key_env = "DD_APP_KEY_PROD_US1"
+# owner = "secops@example.com"        # who answers for findings whose resource names no owner
+# write_api_key_env = "DD_W_API_PROD" # a separate key pair used only by `ddaudit apply`
+# write_app_key_env = "DD_W_APP_PROD"
+
+# [[notify]]                          # a digest after every scan; any number of these
+# kind = "slack"                      # webhook | slack | email | datadog
+# url_env = "DDAUDIT_SLACK_URL"       # secrets come from variables named here
+# min_severity = "high"
+# on = ["new", "regressed", "partial", "failed"]
 
 [rules]
 disabled = []

@@ -17,13 +17,20 @@ log = logging.getLogger(__name__)
 
 def simulator_config(estate: Estate, urls: dict[str, str], output: Path, database: str,
                      *, fail_on: str = "high") -> Config:
-    """A Config whose targets are the estate's, pointed at the simulator's loopback URLs."""
-    targets = tuple(
-        Target(t.name, t.site, Secret(t.api_key), Secret(t.app_key), urls[t.site])
-        for t in estate.targets
-    )
+    """A Config whose targets are the estate's, pointed at the simulator's loopback URLs.
+
+    A target whose org has a write key pair (`Estate.add_write_pair`) gets it as its
+    write_api_key / write_app_key.
+    """
+    targets = []
+    for t in estate.targets:
+        write = estate.write_pair(t.name)
+        targets.append(Target(
+            t.name, t.site, Secret(t.api_key), Secret(t.app_key), urls[t.site],
+            write_api_key=Secret(write.api_key) if write else None,
+            write_app_key=Secret(write.app_key) if write else None))
     return Config(
-        targets=targets,
+        targets=tuple(targets),
         database=database,
         output=output,
         fail_on=fail_on,

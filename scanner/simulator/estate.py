@@ -57,6 +57,9 @@ class EstateSpec:
     key_gaps: tuple[tuple[int, str], ...] = ((9, "org_app_keys_read"),)
     # Sites that do not offer the access-token and OAuth-client listings (404).
     token_less_sites: tuple[str, ...] = ("ap2.datadoghq.com",)
+    # Set: every scanned org also gets a write key pair holding these permissions
+    # (`Estate.add_write_pair`; e.g. perms.WRITE_PAIR_PERMISSIONS). None: scan pairs only.
+    write_permissions: frozenset[str] | None = None
 
 
 def site_label(site: str) -> str:
@@ -125,6 +128,9 @@ def generate_estate(spec: EstateSpec | None = None, *, now: datetime) -> Estate:
         if scanned:
             target = estate.targets[index % len(estate.targets)]
             estate.revoke(target.name, permission)
+    if spec.write_permissions is not None:
+        for target in list(estate.targets):
+            estate.add_write_pair(target.name, spec.write_permissions)
     if spec.canaries:
         _canaries(estate)
     return estate

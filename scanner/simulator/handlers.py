@@ -33,6 +33,7 @@ class Ctx:
     query: Mapping[str, str]
     path_params: Mapping[str, str]
     now: datetime
+    body: bytes = b""  # a write's request body (PATCH)
 
 
 def _children(ctx: Ctx) -> list[Org]:

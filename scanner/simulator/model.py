@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TypeVar
+
+from scanner.simulator.permissions import WRITE_PAIR_PERMISSIONS
+
+T = TypeVar("T")
+
+
+def _pop(items: list[T], match: Callable[[T], bool]) -> T | None:
+    """Remove and return the first item of `items` that `match`es, or None."""
+    found = next((i for i in items if match(i)), None)
+    if found is not None:
+        items.remove(found)
+    return found
 
 
 @dataclass(frozen=True)
@@ -267,6 +281,8 @@ class Org:
     missing_endpoints: frozenset[str] = frozenset()
     users_page_limit: int = 1000  # the largest users page it serves
     total_shortfall: int = 0  # its listings' meta.page totals under-report by this many
+    # Tokens revoked through the API: gone from the listing, but a DELETE answers 204 again.
+    revoked_tokens: list[AccessToken] = field(default_factory=list)
 
     @property
     def ref(self) -> OrgRef:
@@ -280,6 +296,42 @@ class Org:
     def role(self, role_id: str) -> Role | None:
         """The role with `role_id`, or None."""
         return next((r for r in self.roles if r.id == role_id), None)
+
+    # ---- mutations behind the simulator's write endpoints (handlers_writes.py) ----------
+    def delete_app_key(self, key_id: str, owner_id: str | None = None) -> bool:
+        """Remove an application key (only one `owner_id` owns, if given); False if none."""
+        return _pop(self.app_keys,
+                    lambda k: k.id == key_id and owner_id in (None, k.owner_id)) is not None
+
+    def delete_api_key(self, key_id: str) -> bool:
+        """Remove an API key; False if there is none with `key_id`."""
+        return _pop(self.api_keys, lambda k: k.id == key_id) is not None
+
+    def delete_mapping(self, mapping_id: str) -> bool:
+        """Remove an AuthN mapping; False if there is none with `mapping_id`."""
+        return _pop(self.mappings, lambda m: m.id == mapping_id) is not None
+
+    def find_token(self, token_id: str) -> AccessToken | None:
+        """The live or revoked access token with `token_id`, or None."""
+        return next((t for t in (*self.access_tokens, *self.revoked_tokens)
+                     if t.id == token_id), None)
+
+    def revoke_token(self, token_id: str) -> None:
+        """Move a live token to `revoked_tokens` (it leaves the listing); revoked: no-op."""
+        token = _pop(self.access_tokens, lambda t: t.id == token_id)
+        if token is not None:
+            self.revoked_tokens.append(token)
+
+    def set_disabled(self, user_id: str, disabled: bool, now: datetime) -> User | None:
+        """Disable (status Disabled) or re-enable (Active) a user; None if unknown."""
+        user = self.user(user_id)
+        if user is None:
+            return None
+        status = "Disabled" if disabled else ("Active" if user.status == "Disabled"
+                                              else user.status)
+        changed = replace(user, disabled=disabled, status=status, modified_at=now)
+        self.users[self.users.index(user)] = changed
+        return changed
 
 
 @dataclass(frozen=True)
@@ -303,6 +355,8 @@ class Estate:
     trusted_orgs: list[str] = field(default_factory=list)
     external_orgs: list[OrgRef] = field(default_factory=list)
     canaries: list[str] = field(default_factory=list)
+    # Second key pairs for remediation writes (`add_write_pair`), apart from the scan's.
+    write_targets: list[SimTarget] = field(default_factory=list)
     # resource id -> secret-looking attributes the server adds (only with canaries on)
     canary_fields: dict[str, dict[str, str]] = field(default_factory=dict)
     now: datetime | None = None
@@ -326,6 +380,37 @@ class Estate:
         """The target scanning org `public_id`, if any."""
         return next((t for t in self.targets if t.org_public_id == public_id), None)
 
+    def add_write_pair(self, target_name: str,
+                       permissions: Iterable[str] | None = None) -> SimTarget:
+        """Give scan target `target_name`'s org a write key pair, `<name>-write`.
+
+        It holds `permissions` (default `WRITE_PAIR_PERMISSIONS`: the scanner's reads plus
+        the remediation writes); its keys are derived from the estate's seed and the
+        name, so they are stable and differ from the scan pair's. Replaces an earlier one.
+        """
+        scan = self.target(target_name)
+        name = f"{target_name}-write"
+        seed = f"ddaudit-sim/write-pair/{self.seed}/{name}"
+        pair = SimTarget(
+            name=name, site=scan.site, org_public_id=scan.org_public_id,
+            api_key=hashlib.md5(seed.encode(), usedforsecurity=False).hexdigest(),
+            app_key=hashlib.sha1(seed.encode(), usedforsecurity=False).hexdigest(),
+            permissions=frozenset(WRITE_PAIR_PERMISSIONS if permissions is None
+                                  else permissions),
+        )
+        self.write_targets[:] = [t for t in self.write_targets if t.name != name] + [pair]
+        return pair
+
+    def write_pair(self, target_name: str) -> SimTarget | None:
+        """The write key pair of scan target `target_name`, if it has one."""
+        return next((t for t in self.write_targets if t.name == f"{target_name}-write"),
+                    None)
+
+    @property
+    def key_pairs(self) -> list[SimTarget]:
+        """Every key pair the simulator accepts: the scan targets', then the write pairs."""
+        return [*self.targets, *self.write_targets]
+
     @property
     def sites(self) -> list[str]:
         """The sites of the estate's orgs, in first-seen order."""
@@ -338,7 +423,7 @@ class Estate:
         return [o for o in self.orgs if o.public_id in covered]
 
     def revoke(self, target_name: str, *permissions: str) -> None:
-        """Remove `permissions` from a target's key pair (the API then answers 403)."""
+        """Remove `permissions` from a key pair, scan or write (the API then answers 403)."""
         self._replace(target_name, lambda t: t.permissions - set(permissions), None)
 
     def grant(self, target_name: str, *permissions: str) -> None:
@@ -355,11 +440,12 @@ class Estate:
         perms: Callable[[SimTarget], frozenset[str]],
         app_key: str | None,
     ) -> None:
-        """Swap a target for a copy with new permissions and/or app key."""
-        for i, t in enumerate(self.targets):
-            if t.name == name:
-                self.targets[i] = replace(
-                    t, permissions=frozenset(perms(t)), app_key=app_key or t.app_key
-                )
-                return
+        """Swap a key pair (scan or write) for a copy with new permissions and/or app key."""
+        for pairs in (self.targets, self.write_targets):
+            for i, t in enumerate(pairs):
+                if t.name == name:
+                    pairs[i] = replace(
+                        t, permissions=frozenset(perms(t)), app_key=app_key or t.app_key
+                    )
+                    return
         raise KeyError(name)

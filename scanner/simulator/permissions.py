@@ -208,6 +208,19 @@ SCANNER_PERMISSIONS: frozenset[str] = frozenset(
 )
 
 
+# The x-permission of each write endpoint remediation uses (server.WRITE_ROUTES):
+# org-wide app-key and any-token revokes, API-key deletes, service-account keys and
+# tokens, AuthN mapping deletes and disabling users. The scan pair already holds
+# `service_account_write` (listing a service account's keys requires it) and
+# `user_app_keys`, so it could revoke those keys and its own user's tokens: keeping the
+# scan pair from writing is the client's job, as against the real API.
+REMEDIATION_PERMISSIONS: frozenset[str] = frozenset(
+    {"org_app_keys_write", "api_keys_delete", "service_account_write", "user_access_manage"}
+)
+# What a write key pair holds unless told otherwise: re-read (the listings) and change.
+WRITE_PAIR_PERMISSIONS: frozenset[str] = SCANNER_PERMISSIONS | REMEDIATION_PERMISSIONS
+
+
 def ids_for(names: list[str] | tuple[str, ...] | frozenset[str]) -> list[str]:
     """Permission ids for `names`, in catalogue order."""
     wanted = set(names)

@@ -1,4 +1,13 @@
-"""aiohttp fake of the Datadog API: one loopback listener per site, many orgs per site."""
+"""aiohttp fake of the Datadog API: one loopback listener per site, many orgs per site.
+
+Besides the GET listings (`ROUTES`) it serves the writes remediation uses
+(`WRITE_ROUTES`, handlers_writes.py), which change the estate so later reads show it.
+Every request, answered or not, lands in `SimulatedDatadog.request_log` as a
+`RequestRecord(method, path, status, key_pair)`; `key_pair` is the name of the key pair
+that sent it (a scan target's name, or `<name>-write` for a pair from
+`Estate.add_write_pair`), never a key. `sim.writes` is the part that was not a GET, so
+a test can prove a dry run sent none.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +15,7 @@ import asyncio
 import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -16,6 +26,7 @@ from aiohttp import web
 from scanner.simulator import handlers as h
 from scanner.simulator import handlers_keys as hk
 from scanner.simulator import handlers_tokens as ht
+from scanner.simulator import handlers_writes as hw
 from scanner.simulator.faults import FaultInjector
 from scanner.simulator.limits import LimitCounters, RateLimiter, RateLimits
 from scanner.simulator.model import Estate, Org, SimTarget
@@ -32,10 +43,12 @@ HTML_429 = ("<html><head><title>429 Too Many Requests</title></head><body><cente
 
 @dataclass(frozen=True)
 class Route:
-    """A GET path, its handler and the permissions (any one of them) it requires.
+    """A path, its handler and the permissions (any one of them) it requires.
 
     `content_type` is that of its answers; `jsonapi_errors`: its 400 and 403 bodies are
     JSON:API error objects (`JSONAPIErrorResponse`), not strings (`APIErrorResponse`).
+    `method` is GET but for a write; `listing` is the listing path a write goes with:
+    a site not offering that listing (`Org.missing_endpoints`) answers it 404 too.
     """
 
     path: str
@@ -44,6 +57,13 @@ class Route:
     rate_bucket: str = "default"
     content_type: str = "application/json"
     jsonapi_errors: bool = False
+    method: str = "GET"
+    listing: str | None = None
+
+    @property
+    def offered_as(self) -> str:
+        """The path `Org.missing_endpoints` names when the org's site lacks this route."""
+        return self.listing or self.path
 
     def error(self, status: int, message: str) -> dict[str, Any]:
         """The body of a 400 or 403 answer of this route."""
@@ -84,6 +104,42 @@ ROUTES: tuple[Route, ...] = (
     Route(ht.OAUTH_CLIENTS_PATH, ht.list_oauth_clients,
           ("org_authorized_apps_read", "manage_integrations"), "oauth", jsonapi_errors=True),
 )
+# The writes remediation uses, with their x-permission (any one of them); a write spends
+# the rate-limit bucket of the listing it changes and goes through the same faults.
+_SA = "/api/v2/service_accounts/{service_account_id}"
+WRITE_ROUTES: tuple[Route, ...] = (
+    Route("/api/v2/application_keys/{app_key_id}", hw.delete_app_key,
+          ("org_app_keys_write",), "keys", method="DELETE"),
+    Route(f"{_SA}/application_keys/{{app_key_id}}", hw.delete_sa_app_key,
+          ("service_account_write",), "keys", method="DELETE"),
+    Route("/api/v2/api_keys/{api_key_id}", hw.delete_api_key,
+          ("api_keys_delete",), "keys", method="DELETE"),
+    Route(f"{ht.TOKENS_PATH}/{{token_id}}", hw.revoke_personal_token,
+          ("org_app_keys_write", "user_app_keys"), "access_tokens", method="DELETE",
+          listing=ht.TOKENS_PATH),
+    Route(f"{_SA}/access_tokens/{{token_id}}", hw.revoke_service_token,
+          ("service_account_write", "org_app_keys_write"), "access_tokens", method="DELETE",
+          listing=ht.TOKENS_PATH),
+    Route("/api/v2/authn_mappings/{authn_mapping_id}", hw.delete_mapping,
+          ("user_access_manage",), "authn_mappings", method="DELETE"),
+    Route("/api/v2/users/{user_id}", hw.disable_user,
+          ("user_access_manage",), "users", method="DELETE"),
+    Route("/api/v2/users/{user_id}", hw.update_user,
+          ("user_access_manage",), "users", method="PATCH"),
+)
+# The name of the key pair that sent the request being answered (set by its endpoint,
+# read by the middleware in the same task, for the request log).
+_KEY_PAIR: ContextVar[str | None] = ContextVar("ddaudit_sim_key_pair", default=None)
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request as the simulator answered it; `key_pair` None: no pair matched."""
+
+    method: str
+    path: str
+    status: int
+    key_pair: str | None
 
 
 def _json(status: int, body: object, headers: dict[str, str] | None = None) -> web.Response:
@@ -149,6 +205,7 @@ class SimulatedDatadog:
         self.rendered = 0  # answers built rather than taken from the cache
         self.request_count = 0
         self.requests: Counter[tuple[str, str]] = Counter()
+        self.request_log: list[RequestRecord] = []
         self._ports = dict(ports or {})
         self._runners: dict[str, web.AppRunner] = {}
         self._urls: dict[str, str] = {}
@@ -162,7 +219,13 @@ class SimulatedDatadog:
         """Zero every counter and close every rate-limit window."""
         self.limiter.reset()
         self.requests.clear()
+        self.request_log.clear()
         self.request_count = 0
+
+    @property
+    def writes(self) -> list[RequestRecord]:
+        """The logged requests that were not GETs (HEAD included among the reads)."""
+        return [r for r in self.request_log if r.method not in ("GET", "HEAD")]
 
     # ---- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -171,6 +234,8 @@ class SimulatedDatadog:
             app = web.Application(middlewares=[self._middleware])
             for route in ROUTES:
                 app.router.add_get(route.path, self._endpoint(route, site))
+            for route in WRITE_ROUTES:
+                app.router.add_route(route.method, route.path, self._endpoint(route, site))
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             tcp = web.TCPSite(runner, self.host, self._ports.get(site, 0))
@@ -212,7 +277,7 @@ class SimulatedDatadog:
     def _target(self, request: web.Request, site: str) -> SimTarget | None:
         api = request.headers.get("DD-API-KEY")
         app = request.headers.get("DD-APPLICATION-KEY")
-        for t in self.estate.targets:
+        for t in self.estate.key_pairs:
             if t.site == site and t.api_key == api and t.app_key == app:
                 return t
         return None
@@ -223,12 +288,14 @@ class SimulatedDatadog:
         async def handle(request: web.Request) -> web.StreamResponse:
             if route.path == "/api/v1/validate":
                 api = request.headers.get("DD-API-KEY")
-                if any(t.site == site and t.api_key == api for t in self.estate.targets):
+                if any(t.site == site and t.api_key == api for t in self.estate.key_pairs):
                     return _json(200, {"valid": True})
                 return _json(403, {"errors": ["API key required"]})
             target = self._target(request, site)
             if target is None:
                 return _json(403, {"errors": ["Forbidden"]})
+            _KEY_PAIR.set(target.name)
+            payload = await request.read() if route.method != "GET" else b""
             self.requests[(target.org_public_id, request.path)] += 1
             for hook in list(self.hooks):
                 await hook(target, request)
@@ -239,16 +306,17 @@ class SimulatedDatadog:
             if self.faults is not None:
                 response = await self.faults.apply(
                     target, request, route.rate_bucket,
-                    lambda req: self._answer(route, target, req))
+                    lambda req: self._answer(route, target, req, payload))
             else:
-                response = self._answer(route, target, request)
+                response = self._answer(route, target, request, payload)
             if delay > 0:
                 await asyncio.sleep(delay)
             return response
 
         return handle
 
-    def _answer(self, route: Route, target: SimTarget, request: web.Request) -> web.Response:
+    def _answer(self, route: Route, target: SimTarget, request: web.Request,
+                payload: bytes = b"") -> web.Response:
         verdict = self.limiter.admit(target.org_public_id, route.rate_bucket)
         headers = verdict.headers
         if verdict.html:
@@ -257,10 +325,12 @@ class SimulatedDatadog:
         if verdict.limited:
             return _json(429, {"errors": ["Too many requests"]}, headers)
         org = self.estate.org(target.org_public_id)
-        if route.path in org.missing_endpoints:  # the org's site does not offer it
+        if route.offered_as in org.missing_endpoints:  # the org's site does not offer it
             return _json(404, {"errors": ["Not found"]}, headers)
         if route.permissions and not set(route.permissions) & target.permissions:
             return _json(403, route.error(403, "Forbidden"), headers)
+        if route.method != "GET":
+            return self._write(route, org, target, request, payload, headers)
         query = tuple(sorted(i for i in request.query.items() if i != ("page[number]", "0")))
         key = (org.public_id, request.path, query, _sizes(org), target.permissions)
         cached = self._cache.get(key) if self.cache else None
@@ -279,14 +349,34 @@ class SimulatedDatadog:
         return web.Response(status=cached[0], text=cached[1], content_type=route.content_type,
                             headers=headers)
 
+    def _write(self, route: Route, org: Org, target: SimTarget, request: web.Request,
+               payload: bytes, headers: dict[str, str]) -> web.Response:
+        """Run a write; a success empties the answer cache (a disable keeps the sizes)."""
+        ctx = h.Ctx(self.estate, org, target, request.query, request.match_info, self.now,
+                    payload)
+        try:
+            status, answer = route.handler(ctx)
+        except BadRequest as exc:
+            status, answer = 400, route.error(400, str(exc))
+        if status < 300:
+            self._cache.clear()
+        if status == 204:
+            return web.Response(status=204, headers=headers)
+        return _json(status, answer, headers)
+
     @web.middleware
     async def _middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         self.request_count += 1
+        _KEY_PAIR.set(None)
+        response: web.StreamResponse
         try:
-            return await handler(request)
+            response = await handler(request)
         except web.HTTPNotFound:
-            return _json(404, {"errors": ["Not found"]})
+            response = _json(404, {"errors": ["Not found"]})
         except web.HTTPMethodNotAllowed:
-            return _json(405, {"errors": ["Method not allowed"]})
+            response = _json(405, {"errors": ["Method not allowed"]})
+        self.request_log.append(
+            RequestRecord(request.method, request.path, response.status, _KEY_PAIR.get()))
+        return response

@@ -125,3 +125,26 @@ def test_an_unset_notify_variable_is_named_only_when_used(tmp_path: Path) -> Non
     config = load_config(path, {k: v for k, v in ENV.items() if k != "HOOK"})
     hook = config.notify[0]
     assert hook.url is not None and "HOOK is not set" in (hook.url.missing or "")
+
+
+def test_init_writes_a_config_that_loads_with_and_without_its_commented_keys(
+        tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from scanner.cli import cli
+
+    path = tmp_path / "ddaudit.toml"
+    result = CliRunner().invoke(cli, ["init", str(path)])
+    assert result.exit_code == 0, result.output
+    env = {"DD_API_KEY_PROD_US1": "k" * 32, "DD_APP_KEY_PROD_US1": "a" * 40}
+    plain = load_config(path, env)
+    assert plain.rate_headroom == 0.2 and plain.notify == ()
+    # Every commented example key is valid once uncommented.
+    text = "\n".join(line[2:] if line.startswith("# ") and "=" in line.split("#")[1]
+                     or line.startswith("# [[") else line
+                     for line in path.read_text().splitlines())
+    path.write_text(text)
+    full = load_config(path, env)
+    (target,) = full.targets
+    assert target.owner == "secops@example.com" and target.can_write
+    assert [s.kind for s in full.notify] == ["slack"]
