@@ -122,9 +122,9 @@ def _axes(rows: Sequence[ScanRow], ticks: Sequence[int], xs: Sequence[float],
     return out
 
 
-def _hits(rows: Sequence[ScanRow], xs: Sequence[float], anchor: str,
+def _hits(rows: Sequence[ScanRow], xs: Sequence[float], hrefs: Sequence[str | None],
           summary: Sequence[str]) -> list[str]:
-    """Per scan, a transparent column over the plot: its tooltip and its link."""
+    """Per scan, a transparent column over the plot: its tooltip and its link (`hrefs`)."""
     out: list[str] = []
     for i, row in enumerate(rows):
         left = LEFT if i == 0 else (xs[i - 1] + xs[i]) / 2
@@ -132,9 +132,8 @@ def _hits(rows: Sequence[ScanRow], xs: Sequence[float], anchor: str,
         rect = element("rect", {"class": "tr-hit", "x": _num(left), "y": TOP,
                                 "width": _num(right - left), "height": HEIGHT - TOP - BOTTOM},
                        element("title", {}, summary[i]))
-        href = row.changes if anchor == "changes" else row.coverage
-        out.append(element("a", {"href": href, "tabindex": "-1", "class": "tr-link",
-                                 "data-scan": row.point.id}, rect) if href
+        out.append(element("a", {"href": hrefs[i], "tabindex": "-1", "class": "tr-link",
+                                 "data-scan": row.point.id}, rect) if hrefs[i]
                    else element("g", {"class": "tr-nolink", "data-scan": row.point.id}, rect))
     return out
 
@@ -167,7 +166,7 @@ def severity_chart(rows: Sequence[ScanRow], ident: str = "trend-severity") -> Ma
     summary = [f"{_label(p)}: {p.open_total} open (" + ", ".join(
         f"{n} {sev}" for sev, n in zip(SEVERITIES, p.open_by_severity, strict=True)) + ")"
         for p in points]
-    parts += _hits(rows, xs, "changes", summary)
+    parts += _hits(rows, xs, [r.changes for r in rows], summary)
     first, last = points[0], points[-1]
     desc = (f"Open findings per severity in the last {len(points)} finished scans, from "
             f"{first.started_at:%Y-%m-%d} to {last.started_at:%Y-%m-%d}. Latest, "
@@ -204,7 +203,7 @@ def coverage_chart(rows: Sequence[ScanRow], ident: str = "trend-coverage") -> Ma
     summary = [f"{_label(p)}: " + (f"{p.coverage_complete} of {p.coverage_total} collections "
                                    f"complete ({_percent(p)})" if p.coverage_total
                                    else "no coverage recorded") for p in points]
-    parts += _hits(rows, xs, "coverage", summary)
+    parts += _hits(rows, xs, [r.coverage for r in rows], summary)
     gaps = sum(1 for p in points if p.coverage_total and p.coverage_complete < p.coverage_total)
     desc = (f"Coverage completeness of the last {len(points)} finished scans: {gaps} with "
             f"collection gaps. Latest, {summary[-1]}. The data table below lists every scan.")
