@@ -100,7 +100,7 @@ _SCOPE = ("scan_id", "target", "site", "org_public_id")
 # The columns the generator fills, in the order it gives them ("raw" is added where present).
 COLUMNS: dict[str, tuple[str, ...]] = {
     "scans": ("id", "started_at", "finished_at", "status", "tool_version"),
-    "targets": (*_SCOPE, "org_uuid", "org_name"),
+    "targets": (*_SCOPE, "org_uuid", "org_name", "owner"),
     "coverage": (*_SCOPE, "endpoint", "status", "collected", "expected", "error"),
     "orgs": (*_SCOPE, "public_id", "uuid", "name", "relation", "created_at", "saml_enabled",
              "saml_strict_mode", "saml_idp_initiated_login", "saml_autocreate_access_role",
@@ -219,7 +219,8 @@ class _Gen:
         name = f"Acme Org {i}"
         saml = rng.random() < 0.85
         domains = rng.random() < 0.1
-        self.out.add("targets", (SCAN_ID, target, site, public_id, uuid, name))
+        owner = f"team-{i % 50}@acme.example" if i % 2 else None  # half the orgs name one
+        self.out.add("targets", (SCAN_ID, target, site, public_id, uuid, name, owner))
         self.scoped("orgs", i, public_id, uuid, name, "self", self.ts(self.ago(900)), saml,
                     rng.random() < 0.6, rng.random() < 0.3, "adm" if rng.random() < 0.03
                     else "st", domains, rng.random() < 0.25)
@@ -512,6 +513,7 @@ def _evaluate(engine: Engine, scan_id: str, label: str) -> None:
     print(f"\n{label}: {len(pack.rules)} rules in {elapsed:.2f} s, {total:,} findings, "
           f"{total / elapsed:,.0f} findings/s, peak RSS so far {_mb(peak):.0f} MB "
           f"({engine.dialect.name})")
+    print(f"  owner pass (rules/owners.py): {result.owners_seconds:.2f} s of the {elapsed:.2f} s")
     print("\n  rule            findings   seconds")
     for run in sorted(result.rule_runs, key=lambda r: -r.seconds):
         print(f"  {run.rule_id:<14} {run.findings:>9,} {run.seconds:>9.2f}")

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from reports.findings_csv import safe_cell
+from rules.owners import resource_owners
 from scanner.errors import RuleError, StoreError
 from scanner.store.schema import (
     access_token_scopes,
@@ -44,7 +45,7 @@ RESOURCE_TYPE: dict[str, str] = {
 COLUMNS: tuple[str, ...] = (
     "target", "site", "org_public_id", "org_name", "kind", "id", "name", "owner_id",
     "owner_name", "owner_status", "created", "last_used", "expires", "scopes", "privileged",
-    "open_findings",
+    "open_findings", "owner",
 )
 
 
@@ -68,6 +69,7 @@ class Credential:
     scopes: str  # a count, "unscoped", or "" (the kind has no scopes)
     privileged: bool
     open_findings: tuple[str, ...]
+    owner: str | None = None  # who answers for it: what its findings carry (rules/owners.py)
 
     def cells(self) -> list[object]:
         """The CSV row (COLUMNS order); timestamps ISO 8601 UTC, findings joined by `;`."""
@@ -75,7 +77,7 @@ class Credential:
             self.target, self.site, self.org_public_id, self.org_name, self.kind, self.id,
             self.name, self.owner_id, self.owner_name, self.owner_status,
             isoformat_z(self.created), isoformat_z(self.last_used), isoformat_z(self.expires),
-            self.scopes, self.privileged, ";".join(self.open_findings),
+            self.scopes, self.privileged, ";".join(self.open_findings), self.owner,
         ]
 
 
@@ -127,9 +129,13 @@ def _load(conn: Connection, scan_id: str, priv: frozenset[str]) -> list[Credenti
         table = cols[0].table
         return conn.execute(select(*cols).where(table.c.scan_id == scan_id)).all()
 
-    orgs = {r.target: (r.site, r.org_public_id, r.org_name)
-            for r in rows(targets.c.target, targets.c.site, targets.c.org_public_id,
-                          targets.c.org_name)}
+    scanned = rows(targets.c.target, targets.c.site, targets.c.org_public_id,
+                   targets.c.org_name, targets.c.owner)
+    orgs = {r.target: (r.site, r.org_public_id, r.org_name) for r in scanned}
+    # Who answers: resolved as for findings; an OAuth client names nobody (the target's).
+    answers = {(r.resource_type, r.target, r.resource_id): r.owner for r in conn.execute(
+        resource_owners(set(RESOURCE_TYPE.values())), {"scan_id": scan_id})}
+    fallback = {r.target: r.owner for r in scanned}
     people = {(r.target, r.id): r for r in rows(
         users.c.target, users.c.id, users.c.name, users.c.email, users.c.handle,
         users.c.status, users.c.disabled, users.c.service_account)}
@@ -174,6 +180,7 @@ def _load(conn: Connection, scan_id: str, priv: frozenset[str]) -> list[Credenti
             owner_name=owner_name, owner_status=status, created=created, last_used=last_used,
             expires=expires, scopes=count, privileged=bool(granted & priv),
             open_findings=tuple(sorted(open_ids.get((r.target, RESOURCE_TYPE[kind], r.id), []))),
+            owner=answers.get((RESOURCE_TYPE[kind], r.target, r.id)) or fallback.get(r.target),
         ))
 
     base = ("target", "site", "org_public_id")

@@ -14,7 +14,7 @@ COLUMNS: tuple[str, ...] = (
     "id", "rule_id", "severity", "status", "title", "detail", "site", "org_public_id",
     "org_name", "target", "resource_type", "resource_id", "resource_name", "first_seen",
     "controls", "suppression_reason", "suppression_owner", "suppression_ticket",
-    "suppression_expires",
+    "suppression_expires", "owner",
 )
 
 # A cell starting with one of these is a formula to Excel, LibreOffice and Sheets.
@@ -56,5 +56,5 @@ def _row(f: Finding) -> list[object]:
         f.id, f.rule_id, f.severity, f.status, f.title, f.detail, f.site, f.org_public_id,
         f.org_name, f.target, f.resource_type, f.resource_id, f.resource_name,
         isoformat_z(f.first_seen), ";".join(f.controls), supp.get("reason"), supp.get("owner"),
-        supp.get("ticket"), supp.get("expires"),
+        supp.get("ticket"), supp.get("expires"), f.owner,
     ]

@@ -64,6 +64,7 @@ def _finding(row: Finding) -> dict[str, object]:
         "resource_type": row.resource_type,
         "resource_id": row.resource_id,
         "resource_name": row.resource_name,
+        "owner": row.owner,
         "first_seen": isoformat_z(row.first_seen),
         "controls": list(row.controls),
         "suppression": None if row.suppression is None else dict(row.suppression),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from calendar import timegm
 from datetime import datetime
 
@@ -30,11 +31,20 @@ _COMPLIANCE: dict[str, tuple[int, str]] = {
     "not_assessed": (0, "Unknown"),
 }
 _ACTIVITY = {1: "Create", 2: "Update"}
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def epoch_ms(value: datetime) -> int:
     """A naive UTC datetime as integer epoch milliseconds (OCSF `timestamp_t`)."""
     return timegm(value.utctimetuple()) * 1000 + value.microsecond // 1000
+
+
+def owner_user(owner: str) -> dict[str, str]:
+    """A finding's owner as an OCSF User object (`resources[].owner`): name, and e-mail."""
+    user = {"name": owner}
+    if _EMAIL.fullmatch(owner):
+        user["email_addr"] = owner
+    return user
 
 
 def render_ocsf(ctx: ReportContext, tool_version: str) -> str:
@@ -116,6 +126,7 @@ def _event(
                 "name": f.resource_name or f.resource_id,
                 "type": f.resource_type,
                 "region": f.site,
+                **({} if f.owner is None else {"owner": owner_user(f.owner)}),
             }
         ],
         "unmapped": {"target": f.target, "scan_id": scan.id},

@@ -46,6 +46,19 @@ class OrgBreakdown:
 
 
 @dataclass(frozen=True, slots=True)
+class OwnerBreakdown:
+    """Open findings of one owner (None: nobody named) by severity, and their total."""
+
+    owner: str | None
+    open_by_severity: tuple[int, ...]
+
+    @property
+    def total(self) -> int:
+        """Open findings of this owner."""
+        return sum(self.open_by_severity)
+
+
+@dataclass(frozen=True, slots=True)
 class ControlRow:
     """One control of one framework: the rules mapped to it and its worst rule status."""
 
@@ -91,6 +104,18 @@ def org_breakdown(ctx: ReportContext) -> list[OrgBreakdown]:
                                 sum(1 for f in rows if f.status == "suppressed"),
                                 sum(1 for f in rows if f.status == "not_assessed")))
     return out
+
+
+def owner_breakdown(ctx: ReportContext) -> list[OwnerBreakdown]:
+    """One row per owner with open findings, the most severe lists first, then by owner."""
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    counts: dict[str | None, list[int]] = {}
+    for f in ctx.report.findings:
+        if f.status == "open" and f.severity in rank:
+            counts.setdefault(f.owner, [0] * len(SEVERITIES))[rank[f.severity]] += 1
+    rows = [OwnerBreakdown(owner, tuple(n)) for owner, n in counts.items()]
+    return sorted(rows, key=lambda r: (tuple(-n for n in r.open_by_severity),
+                                       r.owner is None, r.owner or ""))
 
 
 def controls_view(ctx: ReportContext) -> list[tuple[str, list[ControlRow]]]:
@@ -140,7 +165,8 @@ def _natural(text: str) -> list[tuple[int, int | str]]:
 def explorer_data(ctx: ReportContext) -> str:
     """The findings explorer's data, compact JSON safe inside <script type=application/json>.
 
-    Repeated strings (rules, sites, orgs, targets, types) are indexes into dictionaries;
+    Repeated strings (rules, sites, orgs, targets, types, owners) are indexes into
+    dictionaries (`owner` ends with null, "no owner", when a finding has none);
     `<`, `>` and `&` are escaped as \\u003c etc., so no name can close the element.
     """
     findings = ctx.report.findings
@@ -150,10 +176,14 @@ def explorer_data(ctx: ReportContext) -> str:
     orgs = sorted({_org_label(f) for f in findings})
     targets = sorted({f.target for f in findings})
     rtypes = sorted({f.resource_type for f in findings})
+    owned = {f.owner for f in findings}
+    owners: list[str | None] = [*sorted(o for o in owned if o is not None),
+                                *([None] if None in owned else [])]
     statuses = ("open", "suppressed", "not_assessed")
     idx = {name: {v: i for i, v in enumerate(values)} for name, values in (
         ("rule", rule_ids), ("site", sites), ("org", orgs), ("target", targets),
         ("rtype", rtypes), ("sev", SEVERITIES), ("status", statuses))}
+    owner_idx = {v: i for i, v in enumerate(owners)}
     new_ids = ctx.diff.new_ids if ctx.diff.from_scan is not None else frozenset()
     rows = [
         [
@@ -161,7 +191,7 @@ def explorer_data(ctx: ReportContext) -> str:
             idx["rule"][f.rule_id], idx["site"][f.site], idx["org"][_org_label(f)],
             idx["target"][f.target], idx["rtype"][f.resource_type], f.resource_id,
             f.resource_name or "", f.detail, f.first_seen.strftime("%Y-%m-%d"),
-            1 if f.id in new_ids else 0,
+            1 if f.id in new_ids else 0, owner_idx[f.owner],
         ]
         for f in findings
     ]
@@ -176,6 +206,7 @@ def explorer_data(ctx: ReportContext) -> str:
         "org": orgs,
         "target": targets,
         "rtype": rtypes,
+        "owner": owners,
         "rows": rows,
     }
     text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))

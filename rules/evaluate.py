@@ -5,8 +5,10 @@ rows (stable id, detail sentence) and go to a FindingsWriter (rules/findings_wri
 finishes them (first_seen from finding_history, rules/first_seen.py; suppressions applied)
 and inserts them with executemany as they come, so memory stays flat however many
 findings a scan has. A rule whose inputs were not fully collected for a target gives one
-not_assessed finding for that org instead. The caller gets an `Evaluated`: counts, the
-time of each rule, the suppressions' usage, and the findings read back from the table.
+not_assessed finding for that org instead. Once all are written, the owner pass
+(rules/owners.py) fills in who answers for each. The caller gets an `Evaluated`: counts,
+the time of each rule and of the owner pass, the suppressions' usage, and the findings
+read back from the table.
 The suppressions' usage is stored too (`suppression_usage`), for later reports of the scan.
 """
 
@@ -24,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from rules.findings_writer import FindingsWriter
 from rules.model import REQUIRED_COLUMNS, Rule, RulePack, RuleSettings, fingerprint
+from rules.owners import assign_owners
 from rules.params import (
     ISO_TIMESTAMP,
     Shown,
@@ -100,10 +103,13 @@ def evaluate_scan(
             )
             written = _evaluate_rule(conn, rule, values, scan_targets, cov, writer)
             runs.append(RuleRun(rule.id, written, time.perf_counter() - started))
+        started = time.perf_counter()
+        assign_owners(conn, scan_id)
+        owners_seconds = time.perf_counter() - started
         usage = writer.tracker.usage()
         _record_usage(conn, scan_id, usage)
         lifecycle.evaluated(conn, scan_id)
-    return Evaluated(engine, scan_id, writer.counts, runs, usage)
+    return Evaluated(engine, scan_id, writer.counts, runs, usage, owners_seconds=owners_seconds)
 
 
 def _record_usage(conn: Connection, scan_id: str, usage: SuppressionUsage) -> None:

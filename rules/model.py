@@ -134,6 +134,7 @@ class Finding:
     first_seen: datetime
     controls: tuple[str, ...]
     suppression: Mapping[str, Any] | None = None
+    owner: str | None = None  # who answers for the resource (rules/owners.py)
 
     @property
     def sort_key(self) -> tuple[int, str, str, str, str, str, str]:

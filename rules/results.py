@@ -45,12 +45,15 @@ class Evaluated(Sequence[Finding]):
         counts: Mapping[tuple[str, str], int],
         rule_runs: Sequence[RuleRun] = (),
         suppression_usage: SuppressionUsage | None = None,
+        *,
+        owners_seconds: float = 0.0,
     ) -> None:
         self.engine = engine
         self.scan_id = scan_id
         self.counts: Mapping[tuple[str, str], int] = dict(counts)
         self.rule_runs: tuple[RuleRun, ...] = tuple(rule_runs)
         self.suppression_usage = suppression_usage or SuppressionUsage()
+        self.owners_seconds = owners_seconds  # the owner pass (rules/owners.py)
         self._total = sum(self.counts.values())
 
     @classmethod
@@ -169,6 +172,7 @@ def read_finding(row: RowMapping) -> Finding:
         first_seen=naive_utc(row["first_seen"]),
         controls=_controls(row["controls"], finding_id),
         suppression=_suppression(row["suppression"], finding_id),
+        owner=_opt_str(row["owner"]),
     )
 
 

@@ -26,7 +26,7 @@ def simulator_config(estate: Estate, urls: dict[str, str], output: Path, databas
     for t in estate.targets:
         write = estate.write_pair(t.name)
         targets.append(Target(
-            t.name, t.site, Secret(t.api_key), Secret(t.app_key), urls[t.site],
+            t.name, t.site, Secret(t.api_key), Secret(t.app_key), urls[t.site], owner=t.owner,
             write_api_key=Secret(write.api_key) if write else None,
             write_app_key=Secret(write.app_key) if write else None))
     return Config(

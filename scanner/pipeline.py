@@ -130,7 +130,7 @@ def record_collection(engine: Engine, scan_id: str,
                 conn.execute(schema.targets.insert().values(
                     scan_id=scan_id, target=ctx.target.name, site=ctx.target.site,
                     org_public_id=ctx.org_public_id, org_uuid=ctx.org_uuid,
-                    org_name=ctx.org_name,
+                    org_name=ctx.org_name, owner=ctx.target.owner,
                 ))
             for c in coverage:
                 if c.status not in schema.SETTLED:  # a coverage gap

@@ -18,7 +18,7 @@ def write_toml(config: Config, folder: Path) -> tuple[Path, dict[str, str]]:
         env[f"K{i}"], env[f"A{i}"] = t.api_key.reveal(), t.app_key.reveal()
         lines += ["[[targets]]", f'name = "{t.name}"', f'site = "{t.site}"',
                   f'api_key_env = "K{i}"', f'app_key_env = "A{i}"', f'api_url = "{t.api_url}"',
-                  ""]
+                  *([f'owner = "{t.owner}"'] if t.owner else []), ""]
     trusted = ", ".join(f'"{o}"' for o in sorted(config.trusted_orgs))
     lines += ["[estate]", f"trusted_orgs = [{trusted}]"]
     path = folder / "ddaudit.toml"

@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from scanner.simulator.model import ApiKey, ApplicationKey, Estate, Org, Role, SimTarget
+from scanner.simulator.model import ApiKey, ApplicationKey, Estate, Org, Role, SimTarget, User
 from scanner.simulator.permissions import ADMIN_ROLE_NAME, BY_ID, PRIVILEGED
 
 Finding = tuple[str, str, str, str, str]  # rule_id, site, org_public_id, resource_type, id
@@ -450,3 +450,46 @@ def _okta_rules(orgs: list[Org], missing: Mapping[str, set[str]]) -> set[Finding
         if per_domain[normalise_domain(a.domain)] > 1:
             out.add(("DDA-OKTA-002", *f))
     return out
+
+
+def _person(user: User | None) -> str | None:
+    """A user as findings name them: e-mail, else handle, else name."""
+    if user is None:
+        return None
+    return user.email or user.handle or user.name or None
+
+
+def _answerer(user: User | None, fallback: str | None, named: str | None = None) -> str | None:
+    """An enabled human answers; else the target's owner; else whoever Datadog names."""
+    if user is not None and not user.service_account and not user.is_disabled:
+        return _person(user)
+    return fallback or _person(user) or named
+
+
+def expected_owner(estate: Estate, finding: Finding) -> str | None:
+    """The owner docs/outputs.md gives the finding (rules/owners.py), worked out from the
+    estate's model rather than the snapshot."""
+    rule, _site, org_id, rtype, rid = finding
+    target = estate.target_for(org_id)
+    fallback = target.owner if target is not None else None
+    if rule == "DDA-SCAN-001" or rtype not in _OWNED_TYPES:
+        return fallback
+    org = estate.org(org_id)
+    if rtype == "authn_mapping":
+        m = next(m for m in org.mappings if m.id == rid)
+        return f"{m.attribute_key}={m.attribute_value}"
+    if rtype == "service_account":
+        return fallback or _person(org.user(rid))
+    if rtype == "org_connection":
+        c = next(c for c in org.connections if c.id == rid)
+        return _answerer(org.user(c.created_by_id), fallback, c.created_by_name or None)
+    held: dict[str, str] = {
+        **{k.id: k.owner_id for k in org.app_keys if rtype == "application_key"},
+        **{t.id: t.owner_id for t in org.access_tokens if rtype == "access_token"},
+        **{a.id: a.created_by_id for a in org.api_keys if rtype == "api_key"},
+    }
+    return _answerer(org.user(held[rid]), fallback)
+
+
+_OWNED_TYPES = frozenset({"application_key", "access_token", "api_key", "org_connection",
+                          "service_account", "authn_mapping"})

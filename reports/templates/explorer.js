@@ -12,12 +12,14 @@
   var $ = function (id) { return document.getElementById(id); };
   var el = {
     sev: $("f-severity"), status: $("f-status"), rule: $("f-rule"), site: $("f-site"),
-    org: $("f-org"), search: $("f-search"), sort: $("f-sort"), onlyNew: $("f-new"),
+    org: $("f-org"), owner: $("f-owner"), search: $("f-search"), sort: $("f-sort"), onlyNew: $("f-new"),
     reset: $("f-reset"), count: $("explorer-count"), body: $("explorer-rows"),
     prev: $("p-prev"), next: $("p-next"), newLabel: $("f-new-label")
   };
   var C = { SEV: 0, STATUS: 1, RULE: 2, SITE: 3, ORG: 4, TARGET: 5, RTYPE: 6, RID: 7,
-            RNAME: 8, DETAIL: 9, SEEN: 10, NEW: 11 };
+            RNAME: 8, DETAIL: 9, SEEN: 10, NEW: 11, OWNER: 12 };
+  var NO_OWNER = "no owner";  // the label of D.owner's null (findings nobody answers for)
+  function ownerOf(r) { var o = D.owner[r[C.OWNER]]; return o === null ? NO_OWNER : o; }
 
   function fill(select, labels, counts) {
     for (var i = 0; i < labels.length; i++) {
@@ -38,6 +40,8 @@
        countBy(C.RULE, D.rule.length));
   fill(el.site, D.site, countBy(C.SITE, D.site.length));
   fill(el.org, D.org, countBy(C.ORG, D.org.length));
+  fill(el.owner, D.owner.map(function (o) { return o === null ? NO_OWNER : o; }),
+       countBy(C.OWNER, D.owner.length));
   if (!D.hasPrevious) { el.newLabel.hidden = true; }
 
   var hay = null;  // lower-case search text per row, built on the first search
@@ -49,7 +53,8 @@
         hay[i] = (D.rule[r[C.RULE]] + "\u0001" + D.title[r[C.RULE]] + "\u0001" +
                   D.site[r[C.SITE]] + "\u0001" + D.org[r[C.ORG]] + "\u0001" +
                   D.target[r[C.TARGET]] + "\u0001" + D.rtype[r[C.RTYPE]] + "\u0001" +
-                  r[C.RID] + "\u0001" + r[C.RNAME] + "\u0001" + r[C.DETAIL]).toLowerCase();
+                  r[C.RID] + "\u0001" + r[C.RNAME] + "\u0001" + r[C.DETAIL] + "\u0001" +
+                  ownerOf(r)).toLowerCase();
       }
     }
     return hay;
@@ -61,6 +66,7 @@
       case "rule": return D.rule[r[C.RULE]];
       case "site": return D.site[r[C.SITE]] + "\u0001" + D.org[r[C.ORG]];
       case "resource": return (r[C.RNAME] || r[C.RID]).toLowerCase();
+      case "owner": return ownerOf(r).toLowerCase();
       case "newest": case "oldest": return r[C.SEEN];
       default: return "";
     }
@@ -86,7 +92,7 @@
   function num(select) { return select.value === "" ? -1 : Number(select.value); }
   function apply() {
     var sev = num(el.sev), st = num(el.status), rule = num(el.rule), site = num(el.site);
-    var org = num(el.org), onlyNew = el.onlyNew.checked && D.hasPrevious;
+    var org = num(el.org), owner = num(el.owner), onlyNew = el.onlyNew.checked && D.hasPrevious;
     var q = el.search.value.trim().toLowerCase();
     var h = q ? haystack() : null;
     var idx = order(el.sort.value);
@@ -95,7 +101,7 @@
       var i = idx[k], r = rows[i];
       if ((sev >= 0 && r[C.SEV] !== sev) || (st >= 0 && r[C.STATUS] !== st) ||
           (rule >= 0 && r[C.RULE] !== rule) || (site >= 0 && r[C.SITE] !== site) ||
-          (org >= 0 && r[C.ORG] !== org) || (onlyNew && !r[C.NEW]) ||
+          (org >= 0 && r[C.ORG] !== org) || (owner >= 0 && r[C.OWNER] !== owner) || (onlyNew && !r[C.NEW]) ||
           (h !== null && h[i].indexOf(q) === -1)) { continue; }
       out.push(i);
     }
@@ -149,6 +155,8 @@
       line(res, D.rtype[r[C.RTYPE]], "muted small");
       if (r[C.RNAME]) { line(res, r[C.RNAME], null); }
       line(res, r[C.RID], "small", "code");
+      if (D.owner[r[C.OWNER]] === null) { line(cell(tr, null), NO_OWNER, "muted"); }
+      else { cell(tr, D.owner[r[C.OWNER]]); }
       cell(tr, r[C.DETAIL], "detail");
       cell(tr, r[C.SEEN]);
       frag.appendChild(tr);
@@ -162,7 +170,7 @@
   }
 
   var timer = 0;
-  [el.sev, el.status, el.rule, el.site, el.org, el.sort, el.onlyNew].forEach(function (s) {
+  [el.sev, el.status, el.rule, el.site, el.org, el.owner, el.sort, el.onlyNew].forEach(function (s) {
     s.addEventListener("change", apply);
   });
   el.search.addEventListener("input", function () {
@@ -172,7 +180,9 @@
   el.prev.addEventListener("click", function () { page--; render(); });
   el.next.addEventListener("click", function () { page++; render(); });
   el.reset.addEventListener("click", function () {
-    [el.sev, el.status, el.rule, el.site, el.org].forEach(function (s) { s.value = ""; });
+    [el.sev, el.status, el.rule, el.site, el.org, el.owner].forEach(function (s) {
+      s.value = "";
+    });
     el.search.value = ""; el.sort.value = "severity"; el.onlyNew.checked = false;
     apply();
   });
@@ -180,6 +190,13 @@
     a.addEventListener("click", function () {
       var i = D.rule.indexOf(a.getAttribute("data-rule"));
       el.rule.value = i >= 0 ? String(i) : "";
+      apply();
+    });
+  });
+  Array.prototype.forEach.call(document.querySelectorAll("a.explore-owner"), function (a) {
+    a.addEventListener("click", function () {
+      var i = D.owner.indexOf(a.hasAttribute("data-owner") ? a.getAttribute("data-owner") : null);
+      el.owner.value = i >= 0 ? String(i) : "";
       apply();
     });
   });

@@ -116,6 +116,9 @@ def generate_estate(spec: EstateSpec | None = None, *, now: datetime) -> Estate:
                     api_key=f.hex(32),
                     app_key=f.hex(40),
                     permissions=perms.SCANNER_PERMISSIONS,
+                    # The second org of each site names a team that answers for its
+                    # unowned findings; the first names none (owners stay NULL there).
+                    owner=f"secops-{label}@acme.example" if k % 2 == 0 else None,
                 )
             )
     _filler_connections(estate, scanned, spec)

@@ -344,6 +344,7 @@ class SimTarget:
     api_key: str
     app_key: str
     permissions: frozenset[str]
+    owner: str | None = None  # the config's `owner`: who answers for unowned findings
 
 
 @dataclass

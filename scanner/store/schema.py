@@ -100,6 +100,9 @@ targets = Table(
     Column("org_public_id", String(64)),
     Column("org_uuid", String(64)),
     Column("org_name", Text),
+    # The config's `owner` of the target when it was collected: who answers for the org's
+    # findings whose resource names no owner (rules/owners.py). NULL: none configured.
+    Column("owner", Text),
     Index("ix_targets_scan", "scan_id"),
 )
 
@@ -321,6 +324,8 @@ findings = Table(
     Column("first_seen", DateTime, nullable=False),
     Column("controls", Text, nullable=False),  # JSON list
     Column("suppression", Text),  # JSON object or NULL
+    # Who answers for the resource (rules/owners.py, docs/outputs.md); NULL: nobody named.
+    Column("owner", Text),
     Index("ix_findings_scan", "scan_id"),
 )
 

@@ -12,7 +12,7 @@ from scanner.config import Config, Secret
 from scanner.simulator.model import Estate
 from scanner.store.schema import ENDPOINTS, SETTLED
 from tests.e2e.conftest import ScanRun
-from tests.oracle import expected_findings, expected_not_assessed, findings_for
+from tests.oracle import expected_findings, expected_not_assessed, expected_owner, findings_for
 
 pytestmark = pytest.mark.slow
 SPINE_RULES = ("DDA-KEY-004", "DDA-ORG-001", "DDA-MAP-001", "DDA-SCAN-001")
@@ -137,3 +137,19 @@ def test_revoked_permission_gives_scan_001_and_not_assessed(
     expected = expected_findings(estate, now=now)
     assert run.keys("open") - findings_for(run.keys("open"), "DDA-SCAN-001") == {
         k for k in expected if k[0] != "DDA-SCAN-001"}
+
+
+def test_every_finding_carries_the_owner_the_oracle_gives(
+    estate: Estate, config: Config, scan: Callable[..., ScanRun]
+) -> None:
+    run = scan(config)
+    got = {(f["rule_id"], f["site"], f["org_public_id"], f["resource_type"], f["resource_id"]):
+           f["owner"] for f in run.document["findings"]}
+    assert got == {key: expected_owner(estate, key) for key in got}
+    # The demo estate exercises every source of an owner: a person, an IdP group, a
+    # target's configured owner, and nobody (a target that names none).
+    fallbacks = {t.owner for t in estate.targets if t.owner}
+    assert fallbacks and None in {t.owner for t in estate.targets}
+    kinds = {"nobody" if o is None else "target" if o in fallbacks else
+             "group" if "=" in o else "person" for o in got.values()}
+    assert kinds == {"nobody", "target", "group", "person"}

@@ -43,6 +43,7 @@ def hostile_store(make_store: MakeStore) -> Engine:
             targets=(HOSTILE, "prod-eu1" + XSS_ATTR),
             resource_name=HOSTILE,
             detail=f"Key {HOSTILE} was last used never.",
+            owner=HOSTILE,
         ),
         name="hostile",
     )

@@ -40,6 +40,8 @@ SUPPRESSION = {
     "expires": "2027-03-31",
 }
 
+ALICE, TEAM_EU, SECOPS = "alice@example.com", "team-eu@example.com", "secops@example.com"
+
 
 @dataclass
 class Seed:
@@ -52,6 +54,8 @@ class Seed:
     detail: str = "Application key ci-deploy-key was last used 120 days ago."
     coverage: list[dict[str, Any]] = field(default_factory=lambda: list(COVERAGE))
     findings: list[dict[str, Any]] = field(default_factory=lambda: list(FINDINGS))
+    owner: str | None = None  # when set, every finding's owner (else each FINDINGS one's)
+    target_owners: tuple[str | None, str | None] = (SECOPS, None)  # the configured ones
 
 
 # Inserted deliberately out of report order.
@@ -67,25 +71,27 @@ COVERAGE: list[dict[str, Any]] = [
     {"target": 1, "endpoint": "orgs", "status": "complete", "collected": 1, "expected": 1},
 ]
 
-# `key` names each finding for assertions; `target` indexes Seed.targets.
+# `key` names each finding for assertions; `target` indexes Seed.targets; `owner` is the
+# finding's (rules/owners.py would fill it; here it is given).
 FINDINGS: list[dict[str, Any]] = [
     {"key": "key001-us", "rule_id": "DDA-KEY-001", "severity": "medium", "status": "open",
-     "target": 0, "resource_type": "application_key", "resource_id": "key-b"},
+     "target": 0, "resource_type": "application_key", "resource_id": "key-b", "owner": ALICE},
     {"key": "custom-info", "rule_id": "DDA-CUSTOM-001", "severity": "info", "status": "open",
      "target": 0, "resource_type": "org", "resource_id": "abc123"},
     {"key": "key007", "rule_id": "DDA-KEY-007", "severity": "critical", "status": "open",
-     "target": 1, "resource_type": "api_key", "resource_id": "leaky"},
+     "target": 1, "resource_type": "api_key", "resource_id": "leaky", "owner": TEAM_EU},
     {"key": "org005-abc", "rule_id": "DDA-ORG-005", "severity": "low", "status": "open",
-     "target": 0, "resource_type": "org", "resource_id": "abc123"},
+     "target": 0, "resource_type": "org", "resource_id": "abc123", "owner": SECOPS},
     {"key": "org001", "rule_id": "DDA-ORG-001", "severity": "high", "status": "open",
-     "target": 0, "resource_type": "org", "resource_id": "abc123"},
+     "target": 0, "resource_type": "org", "resource_id": "abc123", "owner": SECOPS},
     {"key": "key001-eu", "rule_id": "DDA-KEY-001", "severity": "medium", "status": "open",
-     "target": 1, "resource_type": "application_key", "resource_id": "key-a"},
+     "target": 1, "resource_type": "application_key", "resource_id": "key-a", "owner": TEAM_EU},
     {"key": "key003", "rule_id": "DDA-KEY-003", "severity": "low", "status": "suppressed",
      "target": 0, "resource_type": "application_key", "resource_id": "ci-key",
-     "suppression": SUPPRESSION},
+     "suppression": SUPPRESSION, "owner": ALICE},
     {"key": "scan001", "rule_id": "DDA-SCAN-001", "severity": "high", "status": "open",
-     "target": 1, "resource_type": "collection", "resource_id": "application_keys"},
+     "target": 1, "resource_type": "collection", "resource_id": "application_keys",
+     "owner": TEAM_EU},
     {"key": "org005-none", "rule_id": "DDA-ORG-005", "severity": "low", "status": "open",
      "target": 0, "org_public_id": None, "resource_type": "org", "resource_id": "abc123"},
     {"key": "key004-na", "rule_id": "DDA-KEY-004", "severity": "high", "status": "not_assessed",
@@ -133,6 +139,7 @@ def insert_seed(engine: Engine, seed: Seed, *, reverse: bool = False) -> None:
             "org_public_id": ORG_IDS[i],
             "org_uuid": f"0000000{i}-aaaa-bbbb-cccc-dddddddddddd",
             "org_name": seed.org_names[i],
+            "owner": seed.target_owners[i],
         }
         for i in range(2)
     ]
@@ -173,6 +180,7 @@ def insert_seed(engine: Engine, seed: Seed, *, reverse: bool = False) -> None:
                 "first_seen": datetime(2026, 10, 1 + n, 3, 4, 5, 678901),
                 "controls": json.dumps(CONTROLS),
                 "suppression": None if suppression is None else json.dumps(suppression),
+                "owner": seed.owner or f.get("owner"),
             }
         )
     if reverse:

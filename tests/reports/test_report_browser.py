@@ -220,3 +220,27 @@ def test_credentials_filter_and_offboarding(visit: Any, tmp_path: Path) -> None:
     offboarding = page.locator("#offboarding-table tbody").inner_text()
     assert "Bob Departed" in offboarding and "u-ghost" in offboarding
     assert seen.console_errors == []
+
+
+def test_owner_filter_and_the_by_owner_links(visit: Any, demo_report: Path) -> None:
+    seen = visit(demo_report)
+    page = seen.page
+    total = _matching(page)
+    label = _label(page, "#f-owner", "secops-")  # a target's configured owner, "(n)" after
+    owner, count = label.rsplit(" (", 1)
+    page.select_option("#f-owner", label=label)
+    assert _matching(page) == int(count.rstrip(")")) < total
+    owners = page.locator("#explorer-rows tr td:nth-child(8)").all_inner_texts()
+    assert owners and set(owners) == {owner}
+    page.click("#f-reset")
+    page.select_option("#f-owner", label=_label(page, "#f-owner", "no owner"))
+    assert set(page.locator("#explorer-rows tr td:nth-child(8)").all_inner_texts()) == {
+        "no owner"}
+    # A "By owner" row opens that owner's findings: at least its open ones.
+    first = page.locator("#owner-table tbody tr").first
+    name, opened = first.locator("td").first.inner_text(), int(
+        first.locator("td").last.inner_text())
+    first.locator("a.explore-owner").click()
+    assert _matching(page) >= opened > 0
+    assert set(page.locator("#explorer-rows tr td:nth-child(8)").all_inner_texts()) == {name}
+    assert seen.console_errors == []

@@ -7,10 +7,12 @@ import io
 from pathlib import Path
 
 from report_seed import (
+    ALICE,
     CREDENTIAL_FINDINGS,
     FINDINGS,
     FORMULA_NAME,
     SCAN_ID,
+    SECOPS,
     MakeStore,
     Seed,
     insert_credentials,
@@ -49,6 +51,18 @@ def test_one_row_per_credential_sorted_with_owner_status(make_store: MakeStore) 
     assert by_id["pat-1"].expires is not None and by_id["sat-1"].expires is None
     assert by_id["oc-1"].name == "client-abc" and by_id["oc-1"].owner_id is None
     assert by_id["key-b"].owner_name == "Bob Departed" and by_id["key-b"].org_name
+
+
+def test_owner_is_who_answers_as_for_findings(make_store: MakeStore) -> None:
+    # An active person by e-mail; a departed, unknown or service-account holder and an
+    # OAuth client: the target's configured owner (prod-us1's); prod-eu1 configures none.
+    owners = {c.id: c.owner for c in load_credentials(_engine(make_store), SCAN_ID)}
+    assert owners == {
+        "key-open": ALICE, "api-1": ALICE,
+        "key-b": SECOPS, "key-ghost": SECOPS, "pat-1": SECOPS, "sat-1": SECOPS,
+        "sat-2": SECOPS, "oc-1": SECOPS,
+        "leaky": None,
+    }
 
 
 

@@ -16,10 +16,12 @@ import jsonschema
 import pytest
 import regex
 from report_seed import (
+    ALICE,
     CREDENTIAL_FINDINGS,
     EXPECTED_FINDING_ORDER,
     FINDINGS,
     SCAN_ID,
+    TEAM_EU,
     MakeStore,
     Seed,
     finding_id,
@@ -27,6 +29,7 @@ from report_seed import (
 from sqlalchemy import Engine, insert
 
 from reports import write_reports
+from reports.ocsf import owner_user
 from reports.oscal import nist_control_id
 from scanner.store.schema import application_keys, users
 
@@ -48,6 +51,8 @@ def test_csv_has_one_row_per_finding_in_report_order(store: Engine, tmp_path: Pa
     key003 = next(r for r in rows if r["rule_id"] == "DDA-KEY-003")
     assert key003["suppression_owner"] == "secops@example.com"
     assert key003["controls"] == "SOC2:CC6.3;NIST800-53:AC-6"
+    assert list(rows[0])[-1] == "owner" and key003["owner"] == ALICE  # the last column
+    assert next(r for r in rows if r["id"] == finding_id("custom-info"))["owner"] == ""
     assert next(r for r in rows if r["id"] == finding_id("org005-none"))["org_public_id"] == ""
 
 
@@ -93,6 +98,16 @@ def test_ocsf_events_are_compliance_findings(store: Engine, tmp_path: Path) -> N
     first_seen = datetime(2026, 10, 3, 3, 4, 5, 678000, tzinfo=UTC)  # the seed's 3rd finding
     assert leaked["finding_info"]["first_seen_time"] == _ms(first_seen)
     assert leaked["compliance"]["standards"] == ["NIST800-53", "SOC2"]
+    # The owner: resources[].owner, an OCSF User; left out where nobody is named.
+    assert leaked["resources"][0]["owner"] == {"name": TEAM_EU, "email_addr": TEAM_EU}
+    assert "owner" not in by_id[finding_id("custom-info")]["resources"][0]
+
+
+def test_ocsf_owner_is_a_user_with_an_email_only_where_it_is_one() -> None:
+    assert owner_user("groups=platform-eng") == {"name": "groups=platform-eng"}
+    assert owner_user("Partner Admin") == {"name": "Partner Admin"}
+    assert owner_user("a.b@corp.example") == {"name": "a.b@corp.example",
+                                              "email_addr": "a.b@corp.example"}
 
 
 # --- assessment-results.json (OSCAL) --------------------------------------------------------

@@ -14,6 +14,7 @@ from report_seed import (
     HOSTILE,
     SCAN_ID,
     SUPPRESSION,
+    TEAM_EU,
     XSS_ATTR,
     MakeStore,
     Seed,
@@ -33,8 +34,8 @@ COVERAGE_KEYS = [
 ]
 FINDING_KEYS = [
     "id", "rule_id", "severity", "status", "title", "detail", "site", "org_public_id",
-    "org_name", "target", "resource_type", "resource_id", "resource_name", "first_seen",
-    "controls", "suppression",
+    "org_name", "target", "resource_type", "resource_id", "resource_name", "owner",
+    "first_seen", "controls", "suppression",
 ]
 
 
@@ -92,6 +93,7 @@ def test_findings_order_keys_and_values(store: Engine, tmp_path: Path) -> None:
     assert list(suppressed["suppression"]) == list(SUPPRESSION)  # stored order kept
     assert by_id[finding_id("key001-us")]["suppression"] is None
     assert by_id[finding_id("org005-none")]["org_public_id"] is None
+    assert by_id[finding_id("custom-info")]["owner"] is None  # nobody named: null, not left out
     critical = rows[0]
     assert critical == {
         "id": finding_id("key007"),
@@ -107,6 +109,7 @@ def test_findings_order_keys_and_values(store: Engine, tmp_path: Path) -> None:
         "resource_type": "api_key",
         "resource_id": "leaky",
         "resource_name": "ci-deploy-key",
+        "owner": TEAM_EU,
         "first_seen": "2026-10-03T03:04:05Z",
         "controls": CONTROLS,
         "suppression": None,
@@ -147,7 +150,7 @@ def test_hostile_names_round_trip_exactly(hostile_store: Engine, tmp_path: Path)
     assert targets == {HOSTILE, "prod-eu1" + XSS_ATTR}
     for row in doc["findings"]:
         assert row["org_name"] in (HOSTILE, HOSTILE + " eu")
-        assert row["resource_name"] == HOSTILE
+        assert row["resource_name"] == row["owner"] == HOSTILE
         assert row["detail"] == f"Key {HOSTILE} was last used never."
 
 

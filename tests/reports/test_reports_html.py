@@ -257,10 +257,36 @@ def test_hostile_names_are_escaped(hostile_store: Engine, tmp_path: Path) -> Non
     block = html[html.index('id="findings-data">'):html.index("</script>")]
     assert "<" not in block.split(">", 1)[1]
     assert HOSTILE in data["org"][0] and data["rows"][0][8] == HOSTILE
+    assert data["owner"] == [HOSTILE] and data["rows"][0][12] == 0
+    links = [a for t, a in parsed.tags if t == "a" and a.get("class") == "explore-owner"]
+    assert [a["data-owner"] for a in links] == [HOSTILE]  # an attribute value, intact
     # The hostile names still reach the reader, as text.
     text = _text(html)
     assert HOSTILE in text
     assert f"Key {HOSTILE} was last used never." in text
+
+
+def test_by_owner_counts_open_findings_per_owner_and_severity(
+    store: Engine, tmp_path: Path
+) -> None:
+    html = _html(store, tmp_path / "out")
+    table = html[html.index('<table id="owner-table">'):]
+    table = table[:table.index("</table>")]
+    rows = [[_text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+            for row in re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>")[1])]
+    # Open only (the suppressed and the not assessed do not count), worst lists first,
+    # nobody named last among equals; severities critical, high, medium, low, info, total.
+    assert rows == [
+        ["team-eu@example.com", "1", "1", "1", "0", "0", "3"],
+        ["secops@example.com", "0", "1", "0", "1", "0", "2"],
+        ["alice@example.com", "0", "0", "1", "0", "0", "1"],
+        ["no owner", "0", "0", "0", "1", "1", "2"],
+    ]
+    data = _explorer(html)
+    assert data["owner"] == ["alice@example.com", "secops@example.com", "team-eu@example.com",
+                             None]
+    assert [data["owner"][r[12]] for r in data["rows"]][:3] == [
+        "team-eu@example.com", None, "secops@example.com"]  # key007, key004-na, org001
 
 
 def _text(html: str) -> str:

@@ -54,14 +54,16 @@ class Snap:
         site: str = "datadoghq.com",
         org: str | None = "pub-prod",
         uuid: str | None = "uuid-prod",
+        owner: str | None = None,
         **org_attrs: Any,
     ) -> Tgt:
-        """Add a target, its 'self' org row (SAML done right by default), full coverage."""
+        """Add a target (`owner`: its configured one), its 'self' org row (SAML done right
+        by default), full coverage."""
         t = Tgt(name, site, org, uuid)
         org_name = f"Org {name}"
         self._put(
             s.targets, scan_id=self.scan_id, target=name, site=site, org_public_id=org,
-            org_uuid=uuid, org_name=org_name,
+            org_uuid=uuid, org_name=org_name, owner=owner,
         )
         attrs: dict[str, Any] = {
             "saml_enabled": True,
@@ -102,10 +104,10 @@ class Snap:
 
     def user(self, t: Tgt, uid: str, *, sa: bool = False, disabled: bool | None = False,
              status: str | None = "Active", created: datetime | None = None,
-             uuid: str | None = None) -> None:
+             uuid: str | None = None, email: str | None = None) -> None:
         """Add a user (or service account with sa=True)."""
         self._scoped(s.users, t, id=uid, uuid=uuid, handle=f"{uid}@example.com", name=uid,
-                     status=status, disabled=disabled, service_account=sa,
+                     email=email, status=status, disabled=disabled, service_account=sa,
                      created_at=created or days_ago(400))
 
     def role(self, t: Tgt, rid: str, name: str, perms: Sequence[str] = ()) -> None:
@@ -159,11 +161,12 @@ class Snap:
         self._scoped(s.org_autocreate_domains, t, domain=domain)
 
     def connection(self, t: Tgt, cid: str, source: str, sink: str,
-                   types: Sequence[str] = ("metrics",), created_by: str | None = None) -> None:
+                   types: Sequence[str] = ("metrics",), created_by: str | None = None,
+                   created_by_name: str | None = None) -> None:
         """Add an org connection (source and sink are org UUIDs)."""
         self._scoped(s.org_connections, t, id=cid, source_org_id=source, source_org_name=source,
                      sink_org_id=sink, sink_org_name=sink, created_by_id=created_by,
-                     created_by_name=created_by, created_at=days_ago(5),
+                     created_by_name=created_by_name or created_by, created_at=days_ago(5),
                      connection_types="," + ",".join(sorted(types)) + ",")
 
     def token(self, t: Tgt, tid: str, owner: str, *, kind: str = "personal",
