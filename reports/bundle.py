@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from reports.atomic import Staging, Written
 from reports.context import ReportContext, build_context
-from reports.diff import diff_reports
+from reports.diff import diff_reports, with_remediations
 from reports.formats import FORMATS, Registry
 from reports.formats.base import Renderer, RenderInput
 from reports.listings import load_listings
@@ -46,7 +46,8 @@ def load_context(
     previous = None if previous_id is None else load_scan(engine, previous_id)
     if pack is None:
         pack = _builtin_pack()
-    return build_context(report, diff_reports(previous, report), pack=pack,
+    diff = with_remediations(engine, diff_reports(previous, report))
+    return build_context(report, diff, pack=pack,
                          suppressions=suppressions, disabled_rules=disabled_rules,
                          recorded=load_suppression_usage(engine, scan_id))
 

@@ -12,6 +12,7 @@ from reports.diff import ScanDiff, diff_scans, render_diff_text
 from reports.manifest import verify_bundle
 from rules.model import Finding
 from scanner.options import resolve_config, store_options
+from scanner.remediate.evidence import check_remediation, is_remediation
 
 VERIFY_OK = 0
 VERIFY_FAILED = 1  # a file tampered, missing or unlisted; a broken chain link or signature
@@ -22,7 +23,7 @@ VERIFY_FAILED = 1  # a file tampered, missing or unlisted; a broken chain link o
 @click.option("--public-key", type=click.Path(path_type=Path, dir_okay=False),
               help="PEM Ed25519 public (or private) key the bundle must be signed with.")
 def verify(folder: Path, public_key: Path | None) -> None:
-    """Check an evidence bundle: every hash, the chain link and the signature.
+    """Check an evidence bundle (or a remediation folder): hashes, chain link, signature.
 
     Exit 0 when everything matches, 1 when any file is tampered, missing or unlisted,
     the previous bundle changed, or the signature does not verify.
@@ -30,6 +31,8 @@ def verify(folder: Path, public_key: Path | None) -> None:
     if not folder.is_dir():
         raise click.BadParameter(f"{folder} is not a folder", param_hint="FOLDER")
     result = verify_bundle(folder, public_key)
+    if is_remediation(folder):  # a remediation evidence folder: its plan and actions too
+        check_remediation(folder, result)
     click.echo(result.render(), nl=False)
     sys.exit(VERIFY_OK if result.ok else VERIFY_FAILED)
 
@@ -66,7 +69,8 @@ def diff_document(result: ScanDiff) -> dict[str, object]:
         "from": None if result.from_scan is None else result.from_scan.id,
         "to": result.to_scan.id,
         "new": [brief(f) for f in result.new],
-        "resolved": [brief(f) for f in result.resolved],
+        "resolved": [{**brief(f), "remediated_by": result.remediated.get(f.id)}
+                     for f in result.resolved],
         "changed": [{**brief(c.after), "before": {"severity": c.before.severity,
                                                   "status": c.before.status}}
                     for c in result.changed],

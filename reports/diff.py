@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Engine
 
@@ -35,7 +36,8 @@ class ScanDiff:
 
     `resolved` holds only findings whose rule was assessed for that target in `to_scan`;
     a finding that disappeared because its rule was not assessed there is `unassessed`,
-    never "resolved": missing data does not fix anything.
+    never "resolved": missing data does not fix anything. `remediated` maps a resolved
+    finding's id to the plan whose applied action removed its resource (`with_remediations`).
     """
 
     from_scan: ScanSummary | None
@@ -44,6 +46,7 @@ class ScanDiff:
     resolved: tuple[Finding, ...]
     changed: tuple[Change, ...]
     unassessed: tuple[Finding, ...]
+    remediated: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def new_ids(self) -> frozenset[str]:
@@ -93,7 +96,15 @@ def diff_scans(engine: Engine, from_id: str | None, to_id: str | None) -> ScanDi
                 f"scan {to_id} has no earlier finished scan to compare with; pass --from ID"
             )
     before = load_scan(engine, from_id)
-    return diff_reports(before, after)
+    return with_remediations(engine, diff_reports(before, after))
+
+
+def with_remediations(engine: Engine, diff: ScanDiff) -> ScanDiff:
+    """`diff` with each resolved finding that a ddaudit plan remediated marked by its plan."""
+    from scanner.remediate.record import remediated_by
+
+    marks = remediated_by(engine, [f.id for f in diff.resolved], until=diff.to_scan.started_at)
+    return replace(diff, remediated=marks) if marks else diff
 
 
 def render_diff_text(diff: ScanDiff, *, limit: int = 200) -> str:
@@ -105,7 +116,9 @@ def render_diff_text(diff: ScanDiff, *, limit: int = 200) -> str:
     ]
     groups: list[tuple[str, list[str]]] = [
         ("new", [_line(f) for f in diff.new]),
-        ("resolved", [_line(f) for f in diff.resolved]),
+        ("resolved", [_line(f) + (f"  [remediated by plan {diff.remediated[f.id]}]"
+                                   if f.id in diff.remediated else "")
+                      for f in diff.resolved]),
         ("changed", [f"{_line(c.after)}  [{c.what}]" for c in diff.changed]),
         ("no longer assessed (not resolved: the data was not collected)",
          [_line(f) for f in diff.unassessed]),

@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import json
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,10 +36,15 @@ def sha256_hex(data: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PreviousLink:
-    """The previous scan's bundle: its id and its manifest's SHA-256 (None: not found)."""
+    """The previous scan's bundle: its id and its manifest's SHA-256 (None: not found).
+
+    `path`: where its manifest is from this bundle, when not the sibling folder
+    `../<scan id>/manifest.json` (a remediation folder's is `../../<scan id>/...`).
+    """
 
     scan_id: str
     manifest_sha256: str | None
+    path: str | None = None
 
 
 def load_signing_key(path: Path) -> Ed25519PrivateKey:
@@ -74,10 +80,12 @@ def render_manifest(
     files: Mapping[str, tuple[str, int]],
     previous: PreviousLink | None,
     key: Ed25519PrivateKey | None,
+    extra: Mapping[str, object] | None = None,
 ) -> tuple[bytes, bytes | None]:
     """Return (manifest.json bytes, manifest.sig bytes or None); Ed25519 is deterministic.
 
-    `files` maps every file of the bundle but these two to its (SHA-256, size) as written.
+    `files` maps every file of the bundle but these two to its (SHA-256, size) as written;
+    `extra` adds members after `scan_id` (a remediation folder's `kind` and `plan_id`).
     """
     entries = [
         {"path": name, "sha256": files[name][0], "size": files[name][1]}
@@ -95,10 +103,11 @@ def render_manifest(
     document = {
         "schema": SCHEMA,
         "scan_id": scan_id,
+        **(extra or {}),
         "files": entries,
         "previous": None if previous is None else {
             "scan_id": previous.scan_id,
-            "manifest": f"../{previous.scan_id}/{MANIFEST}",
+            "manifest": previous.path or f"../{previous.scan_id}/{MANIFEST}",
             "manifest_sha256": previous.manifest_sha256,
         },
         "signature": signature,
@@ -205,6 +214,12 @@ def _check_chain(folder: Path, previous: object, result: Verification) -> None:
         return
     prev_id, expected = previous["scan_id"], previous.get("manifest_sha256")
     path = folder.parent / prev_id / MANIFEST
+    named = previous.get("manifest")
+    # A link further up (a remediation folder's) is followed only in the shape it is
+    # written: up some levels, then the scan's own folder.
+    if isinstance(named, str) and re.fullmatch(r"(\.\./)+[^/]+/" + re.escape(MANIFEST), named) \
+            and named.endswith(f"/{prev_id}/{MANIFEST}"):
+        path = folder.joinpath(*named.split("/"))
     if expected is None:
         result.notes.append(f"chain: the previous bundle {prev_id} had no manifest when "
                             "this one was written; link not checkable")

@@ -20,6 +20,7 @@ from scanner.ops.jobs import nightly_scan
 from scanner.options import resolve_config, scan_options
 from scanner.pipeline import RuleStage, latest_scan_id, require_collected
 from scanner.preflight import preflight
+from scanner.remediate import cli as remediation_cli
 from scanner.store.database import open_store
 
 log = logging.getLogger("ddaudit")
@@ -147,6 +148,9 @@ for _evidence_command in reports.cli.COMMANDS:  # verify, diff (reports/cli.py)
 
 for _rules_command in rules.cli.COMMANDS:  # rules list, rules show (rules/cli.py)
     cli.add_command(_rules_command)
+
+for _remediation_command in remediation_cli.COMMANDS:  # plan, apply (scanner/remediate/)
+    cli.add_command(_remediation_command)
 
 
 def main() -> None:

@@ -168,31 +168,43 @@ class DatadogClient:
         except APIError as exc:
             raise exc.__class__(self.scrub(str(exc)), status=exc.status) from None
 
+    async def delete(self, path: str, *, like: str | None = None) -> int:
+        """DELETE `path` (remediation writes only); return the success status (200-299).
+
+        Paced, retried and refused exactly as reads are (429 and 5xx retried: a DELETE is
+        idempotent); a 404 raises APIError with status 404, a 401/403 ForbiddenError.
+        Only `ddaudit apply` calls it, on a client built with the target's write pair.
+        """
+        try:
+            return int(await self._get(path, None, like, method="DELETE"))
+        except APIError as exc:
+            raise exc.__class__(self.scrub(str(exc)), status=exc.status) from None
+
     async def _get(self, path: str, params: Mapping[str, str | int] | None,
-                   like: str | None) -> Any:
+                   like: str | None, *, method: str = "GET") -> Any:
         url = self.base_url + path
         query = {k: str(v) for k, v in (params or {}).items()}
         attempt = 0
         while True:
             attempt += 1
             try:
-                result = await self._once(path, url, query, attempt, like)
+                result = await self._once(path, url, query, attempt, like, method)
             except _Retry as retry:
                 if attempt >= self._policy.max_attempts:
                     if retry.status == 429:
                         raise RateLimitedError(
-                            f"GET {path}: rate limited on {attempt} attempts", status=429
+                            f"{method} {path}: rate limited on {attempt} attempts", status=429
                         ) from None
-                    raise APIError(f"GET {path}: {retry.reason} after {attempt} attempts",
+                    raise APIError(f"{method} {path}: {retry.reason} after {attempt} attempts",
                                    status=retry.status) from None
                 self.stats.retries += 1
-                log.debug("retrying GET %s in %.2fs: %s", path, retry.wait, retry.reason)
+                log.debug("retrying %s %s in %.2fs: %s", method, path, retry.wait, retry.reason)
                 await asyncio.sleep(retry.wait)
                 continue
             return result
 
     async def _once(self, path: str, url: str, query: dict[str, str], attempt: int,
-                    like: str | None) -> Any:
+                    like: str | None, method: str = "GET") -> Any:
         timeout = aiohttp.ClientTimeout(total=self._policy.timeout)
         ticket = await self.throttle.acquire(path, like=like)
         status: int | None = None
@@ -200,14 +212,14 @@ class DatadogClient:
         self.stats.requests += 1
         try:
             # ssl=True: certificates are always verified; no setting turns that off.
-            async with self._wire, self._session.get(
-                url, params=query, headers=self._headers(), timeout=timeout,
+            async with self._wire, self._session.request(
+                method, url, params=query, headers=self._headers(), timeout=timeout,
                 allow_redirects=False, ssl=True,
             ) as resp:
                 status, headers, ctype = resp.status, resp.headers, resp.content_type
                 body = await resp.read()
         except aiohttp.ClientSSLError as exc:
-            raise APIError(f"GET {path}: TLS verification failed ({exc.__class__.__name__}); "
+            raise APIError(f"{method} {path}: TLS verification failed ({exc.__class__.__name__}); "
                            "ddaudit never sends keys without a verified certificate: fix the "
                            "endpoint's certificate or trust its CA in the system store",
                            status=None) from None
@@ -224,14 +236,17 @@ class DatadogClient:
             raise _Retry(status, f"HTTP {status}", self._policy.backoff(attempt))
         if 300 <= status < 400:
             # Never follow: a redirect could carry the keys to another host.
-            raise APIError(f"GET {path}: refused to follow a redirect (HTTP {status})",
+            raise APIError(f"{method} {path}: refused to follow a redirect (HTTP {status})",
                            status=status)
         if status >= 400:
             # Scrubbed before it is cut short, so no half of a key survives the cut.
-            message = f"GET {path}: HTTP {status}: {self.scrub(_error_text(body))[:200]}"
+            message = f"{method} {path}: HTTP {status}: {self.scrub(_error_text(body))[:200]}"
             if status in (401, 403):
-                raise ForbiddenError(message + needs_text(path), status=status)
+                needs = needs_text(path) if method == "GET" else ""
+                raise ForbiddenError(message + needs, status=status)
             raise APIError(message, status=status)
+        if method != "GET":
+            return status  # a write's answer: its status is the outcome (204 has no body)
         if ctype != "application/json" and not ctype.endswith("+json"):
             # A proxy's login or error page, say: never taken for an (empty) answer.
             raise _Retry(status, f"unexpected content type {ctype or 'none'} "

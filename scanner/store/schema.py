@@ -357,6 +357,28 @@ suppression_usage = Table(
     Column("matches", Integer, nullable=False),  # findings it covers (active entries only)
 )
 
+# One row per finding an applied remediation action answered or resolved along the way
+# (`ddaudit apply`, never a dry run): the next scan's report and `ddaudit diff` mark a
+# resolved finding "remediated by plan <id>" from it. History, like finding_history:
+# not per scan, so prune leaves it.
+remediation_actions = Table(
+    "remediation_actions",
+    metadata,
+    Column("plan_id", String(64), nullable=False),
+    Column("action", Integer, nullable=False),  # the action's number in the plan
+    Column("finding_id", String(64), nullable=False),
+    Column("rule_id", String(32), nullable=False),
+    Column("scan_id", String(64), nullable=False),  # the scan the plan was made from
+    Column("kind", String(32), nullable=False),  # actions.KINDS
+    Column("target", String(200), nullable=False),
+    Column("resource_type", String(32), nullable=False),
+    Column("resource_id", Text, nullable=False),
+    Column("outcome", String(32), nullable=False),  # done | already gone | skipped: ... | ...
+    Column("approved_by", Text, nullable=False),
+    Column("applied_at", DateTime, nullable=False),
+    Index("ix_remediation_actions_finding", "finding_id"),
+)
+
 POPULATION_TABLES: dict[str, Table] = {
     t.name: t
     for t in (

@@ -208,3 +208,40 @@ async def test_a_page_that_repeats_forever_is_an_error(session: aiohttp.ClientSe
         mock.get(url, payload={"data": _users(100), "meta": {}}, repeat=True)
         with pytest.raises(APIError, match="pagination loop"):
             _ = [p async for p in client.pages_by_number("/api/v2/teams")]
+
+
+async def test_delete_returns_its_status_and_retries_like_a_read(
+    session: aiohttp.ClientSession,
+) -> None:
+    client = DatadogClient(session, TARGET, policy=FAST)
+    with aioresponses() as mock:
+        url = BASE + "/api/v2/api_keys/k1"
+        mock.delete(url, status=429, headers={"X-RateLimit-Reset": "0"})
+        mock.delete(url, status=503)
+        mock.delete(url, status=204)
+        assert await client.delete("/api/v2/api_keys/k1") == 204
+        sent = [c for (method, _), calls in mock.requests.items() for c in calls
+                if method == "DELETE"]
+    assert len(sent) == 3 and client.stats.retries == 2 and client.stats.rate_limited == 1
+    assert sent[0].kwargs["allow_redirects"] is False
+
+
+async def test_delete_maps_404_and_403_and_never_follows_redirects(
+    session: aiohttp.ClientSession,
+) -> None:
+    client = DatadogClient(session, TARGET, policy=FAST)
+    with aioresponses() as mock:
+        mock.delete(BASE + "/api/v2/api_keys/gone", status=404, payload={"errors": ["nope"]})
+        mock.delete(BASE + "/api/v2/api_keys/locked", status=403,
+                    payload={"errors": ["Forbidden " + "b" * 40]})
+        mock.delete(BASE + "/api/v2/api_keys/moved", status=302,
+                    headers={"Location": "https://elsewhere.example/"})
+        with pytest.raises(APIError) as gone:
+            await client.delete("/api/v2/api_keys/gone")
+        with pytest.raises(ForbiddenError) as locked:
+            await client.delete("/api/v2/api_keys/locked")
+        with pytest.raises(APIError) as moved:
+            await client.delete("/api/v2/api_keys/moved")
+    assert gone.value.status == 404 and "DELETE /api/v2/api_keys/gone" in str(gone.value)
+    assert locked.value.status == 403 and "b" * 40 not in str(locked.value)
+    assert moved.value.status == 302 and "redirect" in str(moved.value)
