@@ -29,12 +29,14 @@ RUNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("collect", "bench.collect", ("--scale", "10", "--no-peer")),
     ("rules", "bench.rules", ()),
     ("report", "bench.report", ()),
+    ("notify", "bench.notify", ()),
     ("trends", "bench.trends", ()),
 )
 QUICK: dict[str, tuple[str, ...]] = {
     "bench.collect": ("--orgs", "1", "--sites", "1"),
     "bench.rules": ("--scale", "0.01"),
     "bench.report": ("--findings", "2000"),
+    "bench.notify": ("--findings", "2000", "--scans", "8", "--gap", "3"),
     "bench.trends": ("--scans", "5", "--findings", "2000"),
 }
 
