@@ -14,12 +14,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from markupsafe import Markup
 
 from reports.context import RULE_STATUSES, ReportContext
 from reports.credentials import KINDS, OWNER_STATUSES, Credential, offboarding
 from reports.diff import diff_counts
+from reports.svg import trend_section
+from reports.trends import Trends, report_links
 from reports.views import (
     CHANGES_SAMPLE,
     controls_view,
@@ -38,6 +40,7 @@ from scanner.timeutil import isoformat_z
 TEMPLATE = "report.html"
 STYLESHEET = "report.css"
 SCRIPT = "explorer.js"
+TREND_STYLESHEET = "trends.css"  # the Trends section's own (reports/trends.py, reports/svg.py)
 
 
 @cache
@@ -79,19 +82,33 @@ def _script() -> tuple[Markup, str]:
     return _inline(SCRIPT, "</")
 
 
+@cache
+def stylesheet(name: str) -> tuple[Markup, str]:
+    """Our stylesheet `name` (report.html's trends.css, index.html's) and its CSP hash source."""
+    return _inline(name, "<")
+
+
+def template(name: str) -> Template:
+    """A page template of the reports' one environment (index.html shares it)."""
+    return _environment().get_template(name)
+
+
 def content_security_policy() -> str:
     """The page's policy: nothing but our own hashed style and script, no requests at all."""
     _, style_hash = _stylesheet()
     _, script_hash = _script()
+    _, trend_hash = stylesheet(TREND_STYLESHEET)
     return (
-        f"default-src 'none'; script-src '{script_hash}'; style-src '{style_hash}'; "
+        f"default-src 'none'; script-src '{script_hash}'; "
+        f"style-src '{style_hash}' '{trend_hash}'; "
         "img-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'; "
         "require-trusted-types-for 'script'; trusted-types 'none'"
     )
 
 
-def render_html(ctx: ReportContext, credentials: Sequence[Credential] = ()) -> str:
-    """Return report.html for `ctx` and its credential inventory; deterministic."""
+def render_html(ctx: ReportContext, credentials: Sequence[Credential] = (),
+                trends: Trends | None = None) -> str:
+    """Return report.html for `ctx`, its credential inventory and trends; deterministic."""
     css, _ = _stylesheet()
     script, _ = _script()
     report = ctx.report
@@ -121,6 +138,8 @@ def render_html(ctx: ReportContext, credentials: Sequence[Credential] = ()) -> s
         credential_kinds=[(k, sum(1 for c in credentials if c.kind == k)) for k in KINDS],
         owner_statuses=[(s, sum(1 for c in credentials if c.owner_status == s))
                         for s in OWNER_STATUSES],
+        trend=None if trends is None else trend_section(trends, report_links(trends)),
+        trend_css=stylesheet(TREND_STYLESHEET)[0],
     )
 
 
