@@ -1,8 +1,10 @@
 """Assemble the evidence bundle of one scan: load the shared input, run every renderer, commit.
 
 The renderers come from a registry (reports.formats.FORMATS) and run phase by phase; each
-phase gets the SHA-256 and size of every file the phases before it wrote. Every file is
-staged before any is renamed into place (reports.atomic), the manifest last.
+phase gets the SHA-256 and size of every file the phases before it wrote. The files made
+of the findings (row renderers, of any phase) are written together from one read of the
+findings at the start of the first phase; each is finished in its own phase. Every file
+is staged before any is renamed into place (reports.atomic), the manifest last.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from reports.atomic import Staging, Written
+from reports.atomic import StagedFile, Staging, Written
 from reports.context import ReportContext, build_context
-from reports.diff import diff_reports, with_remediations
+from reports.diff import diff_reports
 from reports.formats import FORMATS, Registry
-from reports.formats.base import Renderer, RenderInput
+from reports.formats.base import Renderer, RenderInput, RowFile, RowRenderer
 from reports.listings import load_listings
 from reports.load import latest_finished_scan, load_scan, load_suppression_usage
 from reports.manifest import load_signing_key, previous_link
@@ -46,8 +48,7 @@ def load_context(
     previous = None if previous_id is None else load_scan(engine, previous_id)
     if pack is None:
         pack = _builtin_pack()
-    diff = with_remediations(engine, diff_reports(previous, report))
-    return build_context(report, diff, pack=pack,
+    return build_context(report, diff_reports(previous, report), pack=pack,
                          suppressions=suppressions, disabled_rules=disabled_rules,
                          recorded=load_suppression_usage(engine, scan_id))
 
@@ -98,16 +99,54 @@ def write_bundle(inp: RenderInput, out_dir: Path, formats: Registry = FORMATS) -
     written: dict[str, Written] = {}
     order: list[str] = []
     with Staging(out_dir) as staging:
+        fed: list[_Fed] | None = None
         for phase in sorted({r.phase for r in renderers}):
             phase_input = inp.after(written)
-            rendered = {path: staging.write(path, renderer.render(path, phase_input))
-                        for renderer in renderers if renderer.phase == phase
-                        for path in _paths(renderer, phase_input)}
+            if fed is None:
+                fed = _feed(staging, [r for r in renderers if isinstance(r, RowRenderer)],
+                            phase_input)
+            rendered = {f.renderer.path: f.finish(phase_input) for f in fed
+                        if f.renderer.phase == phase}
+            rendered.update({path: staging.write(path, renderer.render(path, phase_input))
+                             for renderer in renderers if renderer.phase == phase
+                             and not isinstance(renderer, RowRenderer)
+                             for path in _paths(renderer, phase_input)})
             written.update(rendered)
             order += sorted(rendered)
         staging.remove_stale(pattern for r in renderers for pattern in r.stale)
         staging.commit(order)
     return written
+
+
+class _Fed:
+    """A row renderer's staged file, its head and rows written, its tail still to come."""
+
+    def __init__(self, renderer: RowRenderer, staged: StagedFile, file: RowFile) -> None:
+        self.renderer = renderer
+        self.staged = staged
+        self.file = file
+
+    def finish(self, inp: RenderInput) -> Written:
+        self.file.finish(inp)
+        return self.staged.close()
+
+
+def _feed(staging: Staging, renderers: list[RowRenderer], inp: RenderInput) -> list[_Fed]:
+    """Write every row renderer's head and rows from one read of the findings."""
+    fed = []
+    for renderer in renderers:
+        staged = staging.open(renderer.path)
+        file = RowFile(renderer, renderer.writer(inp), staged.write, staging.out_dir)
+        fed.append(_Fed(renderer, staged, file))
+    if fed:
+        pairs = [f.file.adder() for f in fed]
+        for n, row in enumerate(inp.rows(any(r.flags for r in renderers)), 1):
+            for append, text in pairs:
+                append(text(row))
+            if n % 100 == 0:
+                for f in fed:
+                    f.file.flush_if_full()
+    return fed
 
 
 def _paths(renderer: Renderer, inp: RenderInput) -> list[str]:

@@ -9,8 +9,10 @@ from datetime import date
 
 from reports.diff import ScanDiff
 from reports.load import RecordedSuppression, ScanReport
-from rules.model import Finding, RulePack
+from reports.stream import StoredFindings
+from rules.model import RulePack
 from rules.suppressions import Suppressions, SuppressionTracker
+from scanner.store.schema import findings as findings_table
 
 RULE_STATUSES: tuple[str, ...] = ("fail", "not_assessed", "accepted", "pass", "disabled")
 """Status of a rule (and of a control) in one scan, worst first.
@@ -104,9 +106,7 @@ def build_context(
     evaluated before revision 0003) the file's entries are matched against the findings.
     """
     infos = _rule_infos(report.findings, pack)
-    counts: dict[tuple[str, str], int] = {}
-    for f in report.findings:
-        counts[(f.rule_id, f.status)] = counts.get((f.rule_id, f.status), 0) + 1
+    counts = report.findings.summary().count_by("rule_id", "status")
     results = tuple(_rule_result(info, counts, disabled_rules) for info in infos)
     if recorded is not None:
         entries: tuple[SuppressionEntry, ...] = tuple(
@@ -130,7 +130,7 @@ def split_control(control: str) -> tuple[str, str]:
     return (framework, ident) if sep and ident else ("other", control)
 
 
-def _rule_infos(findings: Sequence[Finding], pack: RulePack | None) -> list[RuleInfo]:
+def _rule_infos(findings: StoredFindings, pack: RulePack | None) -> list[RuleInfo]:
     infos: dict[str, RuleInfo] = {}
     if pack is not None:
         for r in pack.rules:
@@ -139,8 +139,10 @@ def _rule_infos(findings: Sequence[Finding], pack: RulePack | None) -> list[Rule
                 rationale=r.rationale, remediation=r.remediation, references=r.references,
                 controls=r.control_ids,
             )
-    for f in findings:
-        if f.rule_id not in infos:  # a custom or since-removed rule: what the finding says
+    for rule_id in sorted(findings.summary().values("rule_id") - set(infos)):
+        # A custom or since-removed rule: what its first finding (report order) says.
+        f = findings.where(findings_table.c.rule_id == rule_id)[0]
+        if f.rule_id not in infos:
             infos[f.rule_id] = RuleInfo(
                 id=f.rule_id, title=f.title, severity=f.severity, description="",
                 rationale="", remediation="", references=(), controls=f.controls, in_pack=False,
@@ -188,7 +190,7 @@ def _suppressions(
                 for e, state, matches in tracker.usage().states()]
         return tuple(rows), True
     seen: dict[str, tuple[Mapping[str, object], int]] = {}
-    for f in report.findings:
+    for f in report.findings.where(findings_table.c.suppression.is_not(None)):
         if f.suppression is not None:
             key = json.dumps(dict(f.suppression), sort_keys=True, default=str)
             entry, n = seen.get(key, (f.suppression, 0))

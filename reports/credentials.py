@@ -147,9 +147,13 @@ def _load(conn: Connection, scan_id: str, priv: frozenset[str]) -> list[Credenti
                   access_token_scopes.c.scope):
         scopes.setdefault(("access_token", r.target, r.token_id), set()).add(r.scope)
     open_ids: dict[tuple[str, str, str], list[str]] = {}
-    for r in rows(findings.c.target, findings.c.resource_type, findings.c.resource_id,
-                  findings.c.id, findings.c.status):
-        if r.status == "open":
+    held = (api_keys, application_keys, access_tokens, oauth_clients)
+    if any(conn.execute(select(t.c.id).where(t.c.scan_id == scan_id).limit(1)).first()
+           for t in held):  # only then the open findings on credentials are worth reading
+        for r in conn.execute(select(
+                findings.c.target, findings.c.resource_type, findings.c.resource_id,
+                findings.c.id).where(findings.c.scan_id == scan_id, findings.c.status == "open",
+                                     findings.c.resource_type.in_(sorted(set(RESOURCE_TYPE.values()))))):
             open_ids.setdefault((r.target, r.resource_type, r.resource_id), []).append(r.id)
 
     def owner(target: str, owner_id: str | None) -> tuple[str | None, str]:

@@ -1,15 +1,24 @@
-"""Differences between two scans: new, resolved, changed and no-longer-assessed findings."""
+"""Differences between two scans: new, resolved, changed and no-longer-assessed findings.
+
+A diff is a set of queries on the two scans' stored findings (reports.verdicts): each
+list is read from the database when it is used (its length is counted there, a slice is a
+LIMIT), so comparing two scans of a million findings holds neither.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TypeVar, overload
 
 from sqlalchemy import Engine
 
 from reports.load import ScanReport, ScanSummary, latest_finished_scan, load_scan
+from reports.stream import StoredFindings
+from reports.verdicts import changed_since, gone, new_since, unassessed_in
 from rules.model import Finding
 from scanner.errors import ConfigError, NotFoundError
+from scanner.store.schema import findings
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,22 +45,18 @@ class ScanDiff:
 
     `resolved` holds only findings whose rule was assessed for that target in `to_scan`;
     a finding that disappeared because its rule was not assessed there is `unassessed`,
-    never "resolved": missing data does not fix anything. `remediated` maps a resolved
-    finding's id to the plan whose applied action removed its resource (`with_remediations`).
+    never "resolved": missing data does not fix anything. Every list is in report order.
+    `remediated` maps a resolved finding's id to the plan whose applied action removed its
+    resource (`with_remediations`).
     """
 
     from_scan: ScanSummary | None
     to_scan: ScanSummary
-    new: tuple[Finding, ...]
-    resolved: tuple[Finding, ...]
-    changed: tuple[Change, ...]
-    unassessed: tuple[Finding, ...]
+    new: Sequence[Finding]
+    resolved: Sequence[Finding]
+    changed: Sequence[Change]
+    unassessed: Sequence[Finding]
     remediated: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def new_ids(self) -> frozenset[str]:
-        """Ids of the new findings (the explorer's "new" flag)."""
-        return frozenset(f.id for f in self.new)
 
     @property
     def is_empty(self) -> bool:
@@ -59,24 +64,101 @@ class ScanDiff:
         return not (self.new or self.resolved or self.changed or self.unassessed)
 
 
+class StoredChanges(Sequence[Change]):
+    """The changed findings of a diff, read on demand: `after` pairs with `before` by id."""
+
+    def __init__(self, after: StoredFindings, before: StoredFindings) -> None:
+        self.after = after
+        self.before = before
+
+    def __len__(self) -> int:
+        return len(self.after)
+
+    def __iter__(self) -> Iterator[Change]:
+        batch: list[Finding] = []
+        for f in self.after:
+            batch.append(f)
+            if len(batch) == 500:
+                yield from self._pair(batch)
+                batch = []
+        yield from self._pair(batch)
+
+    @overload
+    def __getitem__(self, index: int) -> Change: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Change]: ...
+
+    def __getitem__(self, index: int | slice) -> Change | list[Change]:
+        if isinstance(index, slice):
+            return self._pair(self.after[index])
+        return self._pair([self.after[index]])[0]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _pair(self, after: Sequence[Finding]) -> list[Change]:
+        return changes(self.before, after)
+
+
+def changes(before: StoredFindings, after: Sequence[Finding]) -> list[Change]:
+    """Each of `after` (changed findings) paired with its namesake in `before`."""
+    if not after:
+        return []
+    earlier = {f.id: f for f in before.where(findings.c.id.in_([f.id for f in after]))}
+    return [Change(earlier[f.id], f) for f in after]
+
+
+T = TypeVar("T")
+
+
+class Sample(Sequence[T]):
+    """What a report shows of a longer list: its first items, and the list's length.
+
+    `len` is the whole list's; indexing, slicing and iterating reach the kept items only.
+    """
+
+    def __init__(self, first: Sequence[T], total: int) -> None:
+        self.first = tuple(first)
+        self.total = total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.first)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[T, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
+        return self.first[index]
+
+    def __repr__(self) -> str:
+        return f"<Sample of {len(self.first)} of {self.total}>"
+
+
 def diff_reports(before: ScanReport | None, after: ScanReport) -> ScanDiff:
-    """Compare two loaded scans by finding id; every list keeps the report order."""
+    """Compare two stored scans by finding id; each list is a query, in report order."""
+    now = after.findings
     if before is None:
-        return ScanDiff(None, after.scan, after.findings, (), (), ())
-    old = {f.id: f for f in before.findings}
-    now_ids = {f.id for f in after.findings}
-    not_assessed = {(f.rule_id, f.target) for f in after.findings if f.status == "not_assessed"}
-    new = tuple(f for f in after.findings if f.id not in old)
-    changed = tuple(
-        Change(old[f.id], f)
-        for f in after.findings
-        if f.id in old and (old[f.id].severity, old[f.id].status) != (f.severity, f.status)
+        return ScanDiff(None, after.scan, now, (), (), ())
+    old = before.findings
+    missing = gone(old, now.scan_id)
+    return ScanDiff(
+        before.scan, after.scan,
+        new=now.where(new_since(old.scan_id)),
+        resolved=missing.where(~unassessed_in(now.scan_id)),
+        changed=StoredChanges(now.where(changed_since(old.scan_id)), old),
+        unassessed=missing.where(unassessed_in(now.scan_id)),
     )
-    # A not-assessed finding that disappeared was assessed this time: nothing was resolved.
-    gone = [f for f in before.findings if f.id not in now_ids and f.status != "not_assessed"]
-    resolved = tuple(f for f in gone if (f.rule_id, f.target) not in not_assessed)
-    unassessed = tuple(f for f in gone if (f.rule_id, f.target) in not_assessed)
-    return ScanDiff(before.scan, after.scan, new, resolved, changed, unassessed)
 
 
 def diff_scans(engine: Engine, from_id: str | None, to_id: str | None) -> ScanDiff:
@@ -152,7 +234,6 @@ def diff_counts(diff: ScanDiff) -> dict[str, int]:
     """Counts of each group, for summaries."""
     return {
         "new": len(diff.new),
-        "new_open": sum(1 for f in diff.new if f.status == "open"),
         "resolved": len(diff.resolved),
         "changed": len(diff.changed),
         "unassessed": len(diff.unassessed),

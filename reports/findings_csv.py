@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from types import SimpleNamespace
 
 from reports.load import ScanReport
 from rules.model import Finding
-from scanner.timeutil import isoformat_z
+from scanner.timeutil import isoformat_z as _isoformat_z
+
+# Findings share their first-seen times: each is formatted once.
+isoformat_z = lru_cache(maxsize=1024)(_isoformat_z)
 
 COLUMNS: tuple[str, ...] = (
     "id", "rule_id", "severity", "status", "title", "detail", "site", "org_public_id",
@@ -19,6 +23,7 @@ COLUMNS: tuple[str, ...] = (
 
 # A cell starting with one of these is a formula to Excel, LibreOffice and Sheets.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(_FORMULA_START)
 
 
 def safe_cell(value: object) -> str:
@@ -27,6 +32,8 @@ def safe_cell(value: object) -> str:
     Every name in the evidence comes from the API, so a key named `=HYPERLINK(...)` must
     not become a live formula on the auditor's machine (OWASP "CSV injection").
     """
+    if type(value) is str:  # most cells: the same test, sooner
+        return "'" + value if value.startswith(_FORMULA_START) else value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -35,19 +42,37 @@ def safe_cell(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+class CsvLines:
+    """CSV lines one at a time (RFC 4180: CRLF line ends, minimal quoting), cells made safe."""
+
+    def __init__(self) -> None:
+        # writerow returns what its file's write returns: here, the line itself.
+        self._writer = csv.writer(SimpleNamespace(write=str), lineterminator="\r\n")
+
+    def line(self, cells: Iterable[object], *, safe: bool = False) -> str:
+        """One row's text; `safe`: the cells are already strings made safe."""
+        if not safe:  # safe_cell's test, inline for the plain strings most cells are
+            cells = [v if type(v) is str and v[:1] not in _FORMULA_FIRST else safe_cell(v)
+                     for v in cells]
+        text: str = self._writer.writerow(cells)
+        return text
+
+
 def write_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """CSV text (RFC 4180: CRLF line ends, minimal quoting) with every cell made safe."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([safe_cell(v) for v in row])
-    return buffer.getvalue()
+    lines = CsvLines()
+    return lines.line(header) + "".join(lines.line(row) for row in rows)
 
 
 def render_findings_csv(report: ScanReport) -> str:
     """Return findings.csv for `report`, in the findings.json order; controls joined by `;`."""
-    return write_csv(COLUMNS, (_row(f) for f in report.findings))
+    lines = CsvLines()
+    return lines.line(COLUMNS) + "".join(lines.line(finding_cells(f)) for f in report.findings)
+
+
+def finding_cells(f: Finding) -> list[object]:
+    """The cells of one finding's row (COLUMNS order)."""
+    return _row(f)
 
 
 def _row(f: Finding) -> list[object]:

@@ -4,30 +4,41 @@ Summary, changes, breakdowns, rules, controls, suppressions and coverage are ren
 server-side and read with JavaScript off; the findings explorer is our one inline script
 (allowed by its hash) reading an inert JSON data block. No name from the API ever reaches
 the page unescaped, and the script builds rows with textContent only.
+
+The page is written from the findings as they stream by (`PageWriter`): each finding is
+counted for the server-side tables and its explorer row spooled to an unnamed temp file;
+once the last one has gone by, the page is rendered around the spooled rows.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from functools import cache
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from markupsafe import Markup
 
 from reports.context import RULE_STATUSES, ReportContext
 from reports.credentials import KINDS, OWNER_STATUSES, Credential, offboarding
-from reports.diff import diff_counts
+from reports.diff import ScanDiff, diff_counts
+from reports.explorer import Explorer
+from reports.svg import trend_section
+from reports.trends import Trends, report_links
+from reports.verdicts import FindingRow, flagged
 from reports.views import (
     CHANGES_SAMPLE,
+    ChangeSamples,
+    OrgBreakdown,
+    OrgTally,
+    OwnerBreakdown,
+    OwnerTally,
+    RuleSamples,
+    RuleSection,
     controls_view,
-    explorer_data,
-    org_breakdown,
     org_coverage,
-    owner_breakdown,
-    rule_sections,
     sample,
 )
 from rules.model import SEVERITIES, STATUSES
@@ -38,6 +49,7 @@ from scanner.timeutil import isoformat_z
 TEMPLATE = "report.html"
 STYLESHEET = "report.css"
 SCRIPT = "explorer.js"
+TREND_STYLESHEET = "trends.css"  # the Trends section's own (reports/trends.py, reports/svg.py)
 
 
 @cache
@@ -79,49 +91,129 @@ def _script() -> tuple[Markup, str]:
     return _inline(SCRIPT, "</")
 
 
+@cache
+def stylesheet(name: str) -> tuple[Markup, str]:
+    """Our stylesheet `name` (report.html's trends.css, index.html's) and its CSP hash source."""
+    return _inline(name, "<")
+
+
+def template(name: str) -> Template:
+    """A page template of the reports' one environment (index.html shares it)."""
+    return _environment().get_template(name)
+
+
 def content_security_policy() -> str:
     """The page's policy: nothing but our own hashed style and script, no requests at all."""
     _, style_hash = _stylesheet()
     _, script_hash = _script()
+    _, trend_hash = stylesheet(TREND_STYLESHEET)
     return (
-        f"default-src 'none'; script-src '{script_hash}'; style-src '{style_hash}'; "
+        f"default-src 'none'; script-src '{script_hash}'; "
+        f"style-src '{style_hash}' '{trend_hash}'; "
         "img-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'; "
         "require-trusted-types-for 'script'; trusted-types 'none'"
     )
 
 
-def render_html(ctx: ReportContext, credentials: Sequence[Credential] = ()) -> str:
-    """Return report.html for `ctx` and its credential inventory; deterministic."""
+def render_html(ctx: ReportContext, credentials: Sequence[Credential] = (),
+                trends: Trends | None = None) -> str:
+    """Return report.html for `ctx`, its credential inventory and trends; deterministic."""
+    page = PageWriter(ctx, credentials, trends)
+    previous = ctx.diff.from_scan
+    rows = [page.row(row) for row in flagged(ctx.report.findings,
+                                             None if previous is None else previous.id)]
+    return page.head() + "".join(rows) + "".join(page.tail())
+
+
+class PageWriter:
+    """report.html from the findings streamed in report order.
+
+    `row` counts each finding for the server-side tables and gives its explorer row; once
+    every row has gone by, `head` is the page up to the explorer rows and `tail` the rest.
+    """
+
+    def __init__(self, ctx: ReportContext, credentials: Sequence[Credential],
+                 trends: Trends | None = None) -> None:
+        self.ctx = ctx
+        self.credentials = credentials
+        self.trends = trends
+        self.explorer = Explorer(ctx)
+        self.orgs = OrgTally()
+        self.owners = OwnerTally()
+        self.rules = RuleSamples()
+        self.changes = ChangeSamples()
+        self._first = True
+        self._after = ""
+
+    def row(self, row: FindingRow) -> str:
+        """Take one finding; its explorer row (after a comma unless it is the first)."""
+        f = row.finding
+        self.orgs.add(f)
+        self.owners.add(f)
+        self.rules.add(f)
+        self.changes.add(row)
+        text = self.explorer.row(f, row.new)
+        if self._first:
+            self._first = False
+            return text
+        return "," + text
+
+    def head(self) -> str:
+        """The page up to the first explorer row (once every row has been taken)."""
+        before, self._after = render_page(
+            self.ctx, self.credentials, self.changes.diff(self.ctx), self.orgs.rows(),
+            self.owners.rows(), self.rules.sections(self.ctx), self.trends)
+        return before + self.explorer.prefix()
+
+    def tail(self) -> Iterator[str]:
+        """The page after the last explorer row."""
+        yield self.explorer.SUFFIX
+        yield self._after
+
+
+_ROWS = "\x00ddaudit-explorer-rows\x00"  # where the explorer data goes in the rendered page
+
+
+def render_page(ctx: ReportContext, credentials: Sequence[Credential], diff: ScanDiff,
+                breakdown: Iterable[OrgBreakdown], owners: Iterable[OwnerBreakdown],
+                sections: Sequence[RuleSection],
+                trends: Trends | None = None) -> tuple[str, str]:
+    """The page before and after its explorer data (which the caller writes between)."""
     css, _ = _stylesheet()
     script, _ = _script()
     report = ctx.report
     template = _environment().get_template(TEMPLATE)
-    return template.render(
+    text = template.render(
         ctx=ctx,
         report=report,
         scan=report.scan,
         counts=report.counts,
         incomplete=report.incomplete_coverage,
-        diff=ctx.diff,
-        diff_counts=diff_counts(ctx.diff),
+        diff=diff,
+        diff_counts=diff_counts(diff),
         changes_sample=CHANGES_SAMPLE,
         sample=sample,
         org_coverage=org_coverage(ctx),
-        breakdown=org_breakdown(ctx),
-        owners=owner_breakdown(ctx),
+        breakdown=breakdown,
+        owners=owners,
         severities=SEVERITIES,
-        rule_sections=rule_sections(ctx),
+        rule_sections=sections,
         controls=controls_view(ctx),
         css=css,
         script=script,
         csp=content_security_policy(),
-        explorer_data=Markup(explorer_data(ctx)),
+        explorer_data=Markup(_ROWS),
         credentials=credentials,
         offboarding=offboarding(credentials),
         credential_kinds=[(k, sum(1 for c in credentials if c.kind == k)) for k in KINDS],
         owner_statuses=[(s, sum(1 for c in credentials if c.owner_status == s))
                         for s in OWNER_STATUSES],
+        trend=None if trends is None else trend_section(trends, report_links(trends)),
+        trend_css=stylesheet(TREND_STYLESHEET)[0],
     )
+    # The last occurrence: a name from the API (earlier in the page) cannot move the split.
+    before, _, after = text.rpartition(_ROWS)
+    return before, after
 
 
 def _ts(value: datetime | None) -> str:

@@ -1,17 +1,34 @@
-"""Render population.json and listings/<type>.csv: every collected population, for sampling."""
+"""Render population.json and listings/<type>.csv: every collected population, for sampling.
+
+A listing is written as its rows stream from the database, sorted there in the order of
+their rendered cells (code points, alike on SQLite and PostgreSQL): the order a sort of
+the rendered rows in Python gives, without holding them.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, Table, select
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    DateTime,
+    Engine,
+    Select,
+    String,
+    Table,
+    case,
+    cast,
+    func,
+    select,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
-from reports.findings_csv import write_csv
+from reports.findings_csv import CsvLines, safe_cell
 from reports.load import ScanReport
 from scanner.errors import StoreError
 from scanner.store.schema import POPULATION_TABLES, SETTLED, users
@@ -19,52 +36,91 @@ from scanner.timeutil import isoformat_z
 
 SCHEMA = "ddaudit.population/1"
 _SKIP_COLUMNS = frozenset({"scan_id", "raw"})  # raw is the API object: evidence, not listing
+FETCH = 500  # rows fetched at a time
 
 
 @dataclass(frozen=True, slots=True)
 class Listing:
-    """One population as CSV: its type (file stem), row count and text."""
+    """One population of a scan: its type (file stem), row count and where its rows are."""
 
     type: str
     rows: int
-    text: str
+    table: Table
+    scan_id: str
+    service_accounts: bool = False  # the users that are service accounts
 
     @property
     def path(self) -> str:
         """The file's path inside the bundle."""
         return f"listings/{self.type}.csv"
 
+    def query(self) -> Select[Any]:
+        """The listing's columns, in the order of their rendered text."""
+        cols = [self.table.c[name] for name in columns(self.table)]
+        query = select(*cols).where(self.table.c.scan_id == self.scan_id)
+        if self.service_accounts:
+            query = query.where(users.c.service_account.is_(True))
+        return query
+
 
 def load_listings(engine: Engine, scan_id: str) -> list[Listing]:
-    """Every population table of the scan (plus `service_accounts`, a view of users), sorted.
-
-    Rows are sorted in Python on their rendered cells, so SQLite and PostgreSQL give the
-    same bytes.
-    """
+    """Every population table of the scan (plus `service_accounts`, a view of users), by type."""
     out: list[Listing] = []
     try:
         with engine.connect() as conn:
             for name in sorted(POPULATION_TABLES):
                 table = POPULATION_TABLES[name]
-                out.append(_listing(conn.execute(_query(table, scan_id)).all(), table, name))
-                if table is users:
-                    query = _query(table, scan_id).where(users.c.service_account.is_(True))
-                    out.append(_listing(conn.execute(query).all(), table, "service_accounts"))
+                kinds = [(name, False)] + ([("service_accounts", True)] if table is users else [])
+                for kind, service in kinds:
+                    listing = Listing(kind, 0, table, scan_id, service)
+                    count = select(func.count()).select_from(listing.query().subquery())
+                    out.append(Listing(kind, int(conn.execute(count).scalar_one()), table,
+                                       scan_id, service))
     except SQLAlchemyError as exc:
-        raise StoreError(
-            f"cannot read the populations of scan {scan_id!r}: {exc.__class__.__name__}; "
-            "check that the database is reachable and migrated"
-        ) from exc
+        raise _store_error(scan_id, exc) from exc
     return sorted(out, key=lambda listing: listing.type)
 
 
-def _columns(table: Table) -> list[str]:
+def listing_csv(engine: Engine, listing: Listing, batch: int = 500) -> Iterator[str]:
+    """The listing's CSV text in pieces: its header, then `batch` rows at a time."""
+    lines = CsvLines()
+    pending = [lines.line(columns(listing.table))]
+    query = listing.query().order_by(*_sort_keys(listing.table, engine.dialect.name))
+    try:
+        with engine.connect() as conn:
+            result = conn.execute(query, execution_options={"yield_per": FETCH})
+            for row in result:
+                pending.append(lines.line([safe_cell(_cell(v)) for v in row], safe=True))
+                if len(pending) >= batch:
+                    yield "".join(pending)
+                    pending = []
+    except SQLAlchemyError as exc:
+        raise _store_error(listing.scan_id, exc) from exc
+    yield "".join(pending)
+
+
+def columns(table: Table) -> list[str]:
+    """The columns a listing shows (every one but the scan id and the raw API object)."""
     return [c.name for c in table.columns if c.name not in _SKIP_COLUMNS]
 
 
-def _query(table: Table, scan_id: str) -> Select[Any]:
-    cols = [table.c[name] for name in _columns(table)]
-    return select(*cols).where(table.c.scan_id == scan_id)
+def _sort_keys(table: Table, dialect: str) -> list[ColumnElement[Any]]:
+    """ORDER BY terms: each column as the text `_cell` renders, compared by code point."""
+    keys: list[ColumnElement[Any]] = []
+    for name in columns(table):
+        column = table.c[name]
+        if isinstance(column.type, Boolean):
+            text: ColumnElement[Any] = case((column.is_(None), ""), (column, "true"),
+                                            else_="false")
+        elif isinstance(column.type, DateTime) and dialect == "postgresql":
+            text = func.to_char(column, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+        elif isinstance(column.type, DateTime):
+            text = func.substr(column, 1, 19)  # as stored: YYYY-MM-DD HH:MM:SS.ffffff
+        else:
+            text = cast(column, String)
+        text = func.coalesce(text, "")
+        keys.append(text.collate("C") if dialect == "postgresql" else text)
+    return keys
 
 
 def _cell(value: object) -> str:
@@ -77,9 +133,11 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _listing(rows: Sequence[Sequence[object]], table: Table, name: str) -> Listing:
-    cells = sorted([_cell(v) for v in row] for row in rows)
-    return Listing(name, len(cells), write_csv(_columns(table), cells))
+def _store_error(scan_id: str, exc: SQLAlchemyError) -> StoreError:
+    return StoreError(
+        f"cannot read the populations of scan {scan_id!r}: {exc.__class__.__name__}; "
+        "check that the database is reachable and migrated"
+    )
 
 
 def render_population(report: ScanReport, listings: Sequence[Listing]) -> str:

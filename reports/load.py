@@ -1,7 +1,8 @@
 """Read one scan from the snapshot database into the frozen value objects every renderer shares.
 
-Findings are rules.Finding, read by rules.results.read_findings (the one reader) in the
-one report order, Finding.sort_key.
+Findings are rules.Finding in the one report order (Finding.sort_key), read from the
+database whenever they are iterated (reports.stream.StoredFindings): a report never holds
+a whole scan's findings.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from reports.stream import StoredFindings
 from rules.model import SEVERITIES, Finding
-from rules.results import naive_utc, read_findings
+from rules.results import naive_utc
 from scanner.errors import ConfigError, StoreError
 from scanner.store.lifecycle import ScanStatus
 from scanner.store.schema import (
@@ -89,12 +92,15 @@ class FindingCounts:
 
 @dataclass(frozen=True, slots=True)
 class ScanReport:
-    """Everything a renderer needs about one scan, already in report order."""
+    """Everything a renderer needs about one scan, already in report order.
+
+    `findings` streams from the database each time it is iterated.
+    """
 
     scan: ScanSummary
     targets: tuple[TargetRow, ...]
     coverage: tuple[CoverageRow, ...]
-    findings: tuple[Finding, ...]
+    findings: StoredFindings
 
     @property
     def incomplete_coverage(self) -> tuple[CoverageRow, ...]:
@@ -113,20 +119,28 @@ class ScanReport:
     @property
     def counts(self) -> FindingCounts:
         """Counts of findings by severity (open only) and by status."""
-        return count_findings(self.findings)
+        return counts_of(self.findings.summary().count_by("severity", "status"))
 
 
 def count_findings(rows: Iterable[Finding]) -> FindingCounts:
     """Count open findings per severity (every scale level, zeros included) and by status."""
+    by: dict[tuple[str, str], int] = {}
+    for row in rows:
+        by[(row.severity, row.status)] = by.get((row.severity, row.status), 0) + 1
+    return counts_of(by)
+
+
+def counts_of(by_severity_status: Mapping[tuple[Any, ...], int]) -> FindingCounts:
+    """FindingCounts from the number of findings per (severity, status), in report order."""
     open_by: dict[str, int] = {name: 0 for name in SEVERITIES}
     suppressed = not_assessed = 0
-    for row in rows:
-        if row.status == "open":
-            open_by[row.severity] = open_by.get(row.severity, 0) + 1
-        elif row.status == "suppressed":
-            suppressed += 1
-        elif row.status == "not_assessed":
-            not_assessed += 1
+    for (severity, status), n in by_severity_status.items():
+        if status == "open":
+            open_by[severity] = open_by.get(severity, 0) + n
+        elif status == "suppressed":
+            suppressed += n
+        elif status == "not_assessed":
+            not_assessed += n
     return FindingCounts(
         open_by_severity=tuple(open_by.items()),
         open_total=sum(open_by.values()),
@@ -136,10 +150,11 @@ def count_findings(rows: Iterable[Finding]) -> FindingCounts:
 
 
 def load_scan(engine: Engine, scan_id: str) -> ScanReport:
-    """Read scan `scan_id` with its targets, coverage and findings, sorted for reporting.
+    """Read scan `scan_id` with its targets and coverage, sorted for reporting.
 
-    Findings come in Finding.sort_key order, which the database gives alike on SQLite
-    and PostgreSQL (rules.results.report_order compares code points, not by locale).
+    Its findings are read when iterated, in Finding.sort_key order, which the database
+    gives alike on SQLite and PostgreSQL (rules.results.report_order compares code points,
+    not by locale).
     """
     try:
         with engine.connect() as conn:
@@ -154,7 +169,6 @@ def load_scan(engine: Engine, scan_id: str) -> ScanReport:
             coverage_rows = conn.execute(
                 select(coverage).where(coverage.c.scan_id == scan_id)
             ).mappings().all()
-            finding_objs = tuple(read_findings(conn, scan_id))
     except SQLAlchemyError as exc:
         raise StoreError(
             f"cannot read scan {scan_id!r} from the database: {exc.__class__.__name__}; "
@@ -205,7 +219,7 @@ def load_scan(engine: Engine, scan_id: str) -> ScanReport:
         scan=summary,
         targets=tuple(target_objs),
         coverage=tuple(coverage_objs),
-        findings=finding_objs,
+        findings=StoredFindings(engine, scan_id),
     )
 
 

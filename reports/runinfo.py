@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from reports.context import ReportContext
 from scanner.store.schema import ENDPOINTS
@@ -11,11 +13,13 @@ from scanner.timeutil import isoformat_z
 SCHEMA = "ddaudit.run/1"
 
 
-def render_run(ctx: ReportContext, exported_by: str) -> str:
+def render_run(ctx: ReportContext, exported_by: str,
+               notifications: Sequence[Mapping[str, Any]] = ()) -> str:
     """Return run.json. Every time in it is a recorded scan time from the database.
 
     `exported_by` is the version of ddaudit that wrote the bundle (it may be newer than the
-    one that ran the scan).
+    one that ran the scan); `notifications` are the scan's recorded deliveries
+    (reports.notify.deliveries), sent before the bundle was written.
     """
     report = ctx.report
     scan = report.scan
@@ -60,6 +64,10 @@ def render_run(ctx: ReportContext, exported_by: str) -> str:
             "endpoints": list(ENDPOINTS),
         },
         "previous_scan": None if ctx.diff.from_scan is None else ctx.diff.from_scan.id,
+        "changes": None if ctx.diff.from_scan is None else {  # index.html reads these
+            "new": len(ctx.diff.new), "resolved": len(ctx.diff.resolved),
+            "changed": len(ctx.diff.changed), "no_longer_assessed": len(ctx.diff.unassessed),
+        },
         "results": {
             "findings": len(report.findings),
             "open": counts.open_total,
@@ -68,5 +76,6 @@ def render_run(ctx: ReportContext, exported_by: str) -> str:
             "not_assessed": counts.not_assessed,
             "coverage_incomplete": len(report.incomplete_coverage),
         },
+        "notifications": [dict(n) for n in notifications],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -1,12 +1,19 @@
-"""View models of report.html: coverage, breakdowns, controls, rule sections, explorer data."""
+"""View models of report.html: coverage, breakdowns, controls, rule sections, explorer data.
+
+What the page shows of the findings is gathered as they stream by: `OrgTally`,
+`OwnerTally`, `RuleSamples` and `ChangeSamples` each take one finding at a time (the
+explorer's data is reports.explorer's).
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reports.context import ReportContext, RuleResult, split_control, worst_status
+from reports.diff import Sample, ScanDiff, changes, with_remediations
+from reports.stream import StoredFindings
+from reports.verdicts import FindingRow, gone_rows
 from rules.model import SEVERITIES, Finding
 
 RULE_SAMPLE = 25  # findings shown server-side under each rule; the explorer has them all
@@ -87,35 +94,55 @@ def org_coverage(ctx: ReportContext) -> list[OrgCoverage]:
     return out
 
 
-def org_breakdown(ctx: ReportContext) -> list[OrgBreakdown]:
-    """One row per (site, org, target) that has findings, sorted by site, org name, target."""
-    groups: dict[tuple[str, str, str], list[Finding]] = {}
-    names: dict[tuple[str, str, str], str | None] = {}
-    for f in ctx.report.findings:
+class OrgTally:
+    """Findings per (site, org, target): open by severity, suppressed, not assessed."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str, str], dict[tuple[str, str], int]] = {}
+        self._names: dict[tuple[str, str, str], str | None] = {}
+
+    def add(self, f: Finding) -> None:
+        """Count one finding."""
         key = (f.site, f.org_public_id or "", f.target)
-        groups.setdefault(key, []).append(f)
-        names.setdefault(key, f.org_name)
-    out = []
-    for key in sorted(groups, key=lambda k: (k[0], names[k] or "", k[1], k[2])):
-        rows = groups[key]
-        sev = tuple(sum(1 for f in rows if f.status == "open" and f.severity == s)
-                    for s in SEVERITIES)
-        out.append(OrgBreakdown(key[0], names[key], key[1] or None, key[2], sev,
-                                sum(1 for f in rows if f.status == "suppressed"),
-                                sum(1 for f in rows if f.status == "not_assessed")))
-    return out
+        counts = self._counts.get(key)
+        if counts is None:
+            counts = self._counts[key] = {}
+            self._names[key] = f.org_name  # the first finding's (report order)
+        counts[(f.status, f.severity)] = counts.get((f.status, f.severity), 0) + 1
+
+    def rows(self) -> list[OrgBreakdown]:
+        """One row per (site, org, target) that has findings, by site, org name, target."""
+        names = self._names
+        out = []
+        for key in sorted(self._counts, key=lambda k: (k[0], names[k] or "", k[1], k[2])):
+            counts = self._counts[key]
+            by_status: dict[str, int] = {}
+            for (status, _severity), n in counts.items():
+                by_status[status] = by_status.get(status, 0) + n
+            sev = tuple(counts.get(("open", s), 0) for s in SEVERITIES)
+            out.append(OrgBreakdown(key[0], names[key], key[1] or None, key[2], sev,
+                                    by_status.get("suppressed", 0),
+                                    by_status.get("not_assessed", 0)))
+        return out
 
 
-def owner_breakdown(ctx: ReportContext) -> list[OwnerBreakdown]:
-    """One row per owner with open findings, the most severe lists first, then by owner."""
-    rank = {s: i for i, s in enumerate(SEVERITIES)}
-    counts: dict[str | None, list[int]] = {}
-    for f in ctx.report.findings:
-        if f.status == "open" and f.severity in rank:
-            counts.setdefault(f.owner, [0] * len(SEVERITIES))[rank[f.severity]] += 1
-    rows = [OwnerBreakdown(owner, tuple(n)) for owner, n in counts.items()]
-    return sorted(rows, key=lambda r: (tuple(-n for n in r.open_by_severity),
-                                       r.owner is None, r.owner or ""))
+class OwnerTally:
+    """Open findings per owner and severity."""
+
+    def __init__(self) -> None:
+        self._rank = {s: i for i, s in enumerate(SEVERITIES)}
+        self._counts: dict[str | None, list[int]] = {}
+
+    def add(self, f: Finding) -> None:
+        """Count one finding (when it is open)."""
+        if f.status == "open" and f.severity in self._rank:
+            self._counts.setdefault(f.owner, [0] * len(SEVERITIES))[self._rank[f.severity]] += 1
+
+    def rows(self) -> list[OwnerBreakdown]:
+        """One row per owner with open findings, the most severe lists first, then by owner."""
+        rows = [OwnerBreakdown(owner, tuple(n)) for owner, n in self._counts.items()]
+        return sorted(rows, key=lambda r: (tuple(-n for n in r.open_by_severity),
+                                           r.owner is None, r.owner or ""))
 
 
 def controls_view(ctx: ReportContext) -> list[tuple[str, list[ControlRow]]]:
@@ -136,18 +163,73 @@ def controls_view(ctx: ReportContext) -> list[tuple[str, list[ControlRow]]]:
     return out
 
 
-def rule_sections(ctx: ReportContext) -> list[RuleSection]:
-    """One section per rule, most severe first, with its first RULE_SAMPLE findings."""
-    by_rule: dict[str, list[Finding]] = {}
-    for f in ctx.report.findings:
-        by_rule.setdefault(f.rule_id, []).append(f)
-    order = {s: i for i, s in enumerate(SEVERITIES)}
-    results = sorted(ctx.rules, key=lambda r: (order.get(r.rule.severity, 9), r.rule.id))
-    return [
-        RuleSection(r, tuple(by_rule.get(r.rule.id, [])[:RULE_SAMPLE]),
-                    max(0, len(by_rule.get(r.rule.id, [])) - RULE_SAMPLE))
-        for r in results
-    ]
+class RuleSamples:
+    """The first RULE_SAMPLE findings of each rule (report order) and how many it has."""
+
+    def __init__(self, size: int = RULE_SAMPLE) -> None:
+        self.size = size
+        self._first: dict[str, list[Finding]] = {}
+        self._total: dict[str, int] = {}
+
+    def add(self, f: Finding) -> None:
+        """Take one finding."""
+        first = self._first.setdefault(f.rule_id, [])
+        if len(first) < self.size:
+            first.append(f)
+        self._total[f.rule_id] = self._total.get(f.rule_id, 0) + 1
+
+    def sections(self, ctx: ReportContext) -> list[RuleSection]:
+        """One section per rule, most severe first, with its first findings."""
+        order = {s: i for i, s in enumerate(SEVERITIES)}
+        results = sorted(ctx.rules, key=lambda r: (order.get(r.rule.severity, 9), r.rule.id))
+        return [RuleSection(r, tuple(self._first.get(r.rule.id, ())),
+                            max(0, self._total.get(r.rule.id, 0) - self.size))
+                for r in results]
+
+
+class ChangeSamples:
+    """The diff as report.html shows it: each list's first CHANGES_SAMPLE and its length.
+
+    New and changed findings come from the flags of the streamed rows; resolved and no
+    longer assessed ones from one read of the previous scan's findings, in `diff`.
+    """
+
+    def __init__(self, size: int = CHANGES_SAMPLE) -> None:
+        self.size = size
+        self._new: list[Finding] = []
+        self._changed: list[Finding] = []
+        self._counts = [0, 0]
+
+    def add(self, row: FindingRow) -> None:
+        """Take one streamed finding."""
+        if row.new:
+            self._counts[0] += 1
+            if len(self._new) < self.size:
+                self._new.append(row.finding)
+        if row.changed:
+            self._counts[1] += 1
+            if len(self._changed) < self.size:
+                self._changed.append(row.finding)
+
+    def diff(self, ctx: ReportContext) -> ScanDiff:
+        """The sampled diff of the scan against the previous one (`ctx.diff.from_scan`)."""
+        before, now = ctx.diff.from_scan, ctx.report.findings
+        new = Sample(self._new, self._counts[0])
+        if before is None:
+            return ScanDiff(None, ctx.diff.to_scan, new, (), (), ())
+        previous = StoredFindings(now.engine, before.id)
+        resolved: list[Finding] = []
+        unassessed: list[Finding] = []
+        counts = [0, 0]
+        for f, not_assessed in gone_rows(previous, now.scan_id):
+            kept = unassessed if not_assessed else resolved
+            counts[not_assessed] += 1
+            if len(kept) < self.size:
+                kept.append(f)
+        diff = ScanDiff(before, ctx.diff.to_scan, new, Sample(resolved, counts[0]),
+                        Sample(changes(previous, self._changed), self._counts[1]),
+                        Sample(unassessed, counts[1]))
+        return with_remediations(now.engine, diff)  # the resolved ones shown
 
 
 def _natural(text: str) -> list[tuple[int, int | str]]:
@@ -160,67 +242,6 @@ def _natural(text: str) -> list[tuple[int, int | str]]:
             token = ""
         token += ch
     return parts
-
-
-def explorer_data(ctx: ReportContext) -> str:
-    """The findings explorer's data, compact JSON safe inside <script type=application/json>.
-
-    Repeated strings (rules, sites, orgs, targets, types, owners) are indexes into
-    dictionaries (`owner` ends with null, "no owner", when a finding has none);
-    `<`, `>` and `&` are escaped as \\u003c etc., so no name can close the element.
-    """
-    findings = ctx.report.findings
-    rule_ids = sorted({r.rule.id for r in ctx.rules} | {f.rule_id for f in findings})
-    titles = ctx.rule_map
-    sites = sorted({f.site for f in findings})
-    orgs = sorted({_org_label(f) for f in findings})
-    targets = sorted({f.target for f in findings})
-    rtypes = sorted({f.resource_type for f in findings})
-    owned = {f.owner for f in findings}
-    owners: list[str | None] = [*sorted(o for o in owned if o is not None),
-                                *([None] if None in owned else [])]
-    statuses = ("open", "suppressed", "not_assessed")
-    idx = {name: {v: i for i, v in enumerate(values)} for name, values in (
-        ("rule", rule_ids), ("site", sites), ("org", orgs), ("target", targets),
-        ("rtype", rtypes), ("sev", SEVERITIES), ("status", statuses))}
-    owner_idx = {v: i for i, v in enumerate(owners)}
-    new_ids = ctx.diff.new_ids if ctx.diff.from_scan is not None else frozenset()
-    rows = [
-        [
-            idx["sev"].get(f.severity, len(SEVERITIES) - 1), idx["status"].get(f.status, 0),
-            idx["rule"][f.rule_id], idx["site"][f.site], idx["org"][_org_label(f)],
-            idx["target"][f.target], idx["rtype"][f.resource_type], f.resource_id,
-            f.resource_name or "", f.detail, f.first_seen.strftime("%Y-%m-%d"),
-            1 if f.id in new_ids else 0, owner_idx[f.owner],
-        ]
-        for f in findings
-    ]
-    document = {
-        "v": 1,
-        "hasPrevious": ctx.diff.from_scan is not None,
-        "sev": list(SEVERITIES),
-        "status": list(statuses),
-        "rule": rule_ids,
-        "title": [titles[r].title if r in titles else r for r in rule_ids],
-        "site": sites,
-        "org": orgs,
-        "target": targets,
-        "rtype": rtypes,
-        "owner": owners,
-        "rows": rows,
-    }
-    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-    return _script_safe(text)
-
-
-def _org_label(f: Finding) -> str:
-    name = f.org_name or "unknown org"
-    return f"{name} ({f.org_public_id})" if f.org_public_id else name
-
-
-def _script_safe(text: str) -> str:
-    return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
 def sample(rows: Sequence[Finding], n: int = CHANGES_SAMPLE) -> tuple[Finding, ...]:

@@ -193,10 +193,19 @@ def _stream(
 
 
 def _controls(raw: object, finding_id: str) -> tuple[str, ...]:
+    known = _CONTROLS.get(raw) if isinstance(raw, str) else None
+    if known is not None:  # a rule's findings share their controls: decode them once
+        return known
     value = _json(raw, finding_id, "controls")
     if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
         raise StoreError(f"finding {finding_id}: controls is not a JSON list of strings")
-    return tuple(value)
+    if len(_CONTROLS) >= 4096:
+        _CONTROLS.clear()
+    _CONTROLS[str(raw)] = tuple(value)
+    return _CONTROLS[str(raw)]
+
+
+_CONTROLS: dict[str, tuple[str, ...]] = {}  # controls JSON text -> decoded
 
 
 def _suppression(raw: object, finding_id: str) -> Mapping[str, Any] | None:

@@ -11,7 +11,9 @@ from rich.console import Console
 
 import reports
 import reports.cli
+import reports.notify.cli
 import rules.cli
+from reports.notify import check_sinks
 from scanner import __version__, logs, progress
 from scanner.config import SEVERITIES
 from scanner.errors import ConfigError, DDAuditError
@@ -85,6 +87,7 @@ def scan(config_path: Path | None, database: str | None, output: Path | None,
     """Collect, evaluate and report: the nightly job."""
     config = resolve_config(config_path, database, output, fail_on=fail_on)
     preflight(config)
+    check_sinks(config.notify)  # a [[notify]] secret unset: exit 2 before any request
     outcome = nightly_scan(config, resume=resume, migrate=migrate)
     click.echo(f"scan {outcome.scan_id} {outcome.status}: {outcome.report}")
     sys.exit(outcome.exit_code)
@@ -145,6 +148,9 @@ for _command in COMMANDS:  # db, scans, prune, collect (scanner/ops/commands.py)
 
 for _evidence_command in reports.cli.COMMANDS:  # verify, diff (reports/cli.py)
     cli.add_command(_evidence_command)
+
+for _notify_command in reports.notify.cli.COMMANDS:  # notify (reports/notify/cli.py)
+    cli.add_command(_notify_command)
 
 for _rules_command in rules.cli.COMMANDS:  # rules list, rules show (rules/cli.py)
     cli.add_command(_rules_command)

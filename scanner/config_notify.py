@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from rules.model import SEVERITIES
 from scanner.errors import ConfigError
@@ -16,8 +17,13 @@ NOTIFY_EVENTS = ("new", "regressed", "partial", "failed")
 DEFAULT_ON = NOTIFY_EVENTS  # new and regressed findings, partial and failed scans
 DEFAULT_MIN_SEVERITY = "high"
 DEFAULT_MAX_ITEMS = 20
+DEFAULT_TIMEOUT = 10.0  # seconds per attempt
+DEFAULT_ATTEMPTS = 3  # a failing sink is tried this many times in all
+DEFAULT_BACKOFF = 2.0  # seconds before the first retry; doubled before each next one
+MAX_ATTEMPTS = 10
 
-_COMMON = frozenset({"kind", "name", "min_severity", "on", "max_items", "timeout"})
+_COMMON = frozenset({"kind", "name", "min_severity", "on", "max_items", "timeout", "attempts",
+                     "backoff", "report_url"})
 _BY_KIND: dict[str, frozenset[str]] = {
     "webhook": frozenset({"url_env", "secret_env"}),
     "slack": frozenset({"url_env"}),
@@ -49,7 +55,10 @@ class NotifySink:
     min_severity: str = DEFAULT_MIN_SEVERITY
     on: frozenset[str] = frozenset(DEFAULT_ON)
     max_items: int = DEFAULT_MAX_ITEMS
-    timeout: float = 10.0
+    timeout: float = DEFAULT_TIMEOUT
+    attempts: int = DEFAULT_ATTEMPTS
+    backoff: float = DEFAULT_BACKOFF
+    report_url: str | None = None  # public base URL of the output folder (links the report)
     url: Secret | None = None
     secret: Secret | None = None
     smtp_host: str | None = None
@@ -68,6 +77,12 @@ class NotifySink:
         """The entry without secrets or variable values, for the config hash and run.json."""
         return {"kind": self.kind, "name": self.name, "min_severity": self.min_severity,
                 "on": sorted(self.on), "max_items": self.max_items}
+
+    @property
+    def secrets(self) -> tuple[Secret, ...]:
+        """The secrets this sink needs to send (none for a dry run)."""
+        return tuple(s for s in (self.url, self.secret, self.password, self.api_key)
+                     if s is not None)
 
 
 def parse_notify(raw: Any, where: str, secret: SecretFactory,
@@ -120,9 +135,25 @@ def _sink(raw: Any, index: int, where: str, secret: SecretFactory,
     max_items = raw.get("max_items", DEFAULT_MAX_ITEMS)
     if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 0:
         raise ConfigError(f"{where}: {label} max_items must be a whole number >= 0")
-    timeout = raw.get("timeout", 10.0)
+    timeout = raw.get("timeout", DEFAULT_TIMEOUT)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ConfigError(f"{where}: {label} timeout must be a positive number of seconds")
+    attempts = raw.get("attempts", DEFAULT_ATTEMPTS)
+    if (isinstance(attempts, bool) or not isinstance(attempts, int)
+            or not 1 <= attempts <= MAX_ATTEMPTS):
+        raise ConfigError(f"{where}: {label} attempts must be a whole number from 1 to "
+                          f"{MAX_ATTEMPTS} (default {DEFAULT_ATTEMPTS})")
+    backoff = raw.get("backoff", DEFAULT_BACKOFF)
+    if isinstance(backoff, bool) or not isinstance(backoff, (int, float)) or backoff < 0:
+        raise ConfigError(f"{where}: {label} backoff must be a number of seconds >= 0 "
+                          f"(default {DEFAULT_BACKOFF})")
+    report_url = raw.get("report_url")
+    if report_url is not None:
+        parts = urlsplit(_text(report_url, f"{label} report_url", where))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{where}: {label} report_url '{report_url}' is not an http(s) "
+                              "URL; give the public URL of the output folder, e.g. "
+                              "https://audit.example.com/ddaudit-out")
 
     def env_secret(key: str) -> Secret | None:
         if key not in raw:
@@ -173,7 +204,8 @@ def _sink(raw: Any, index: int, where: str, secret: SecretFactory,
     else:
         fields.update(url=env_secret("url_env"), secret=env_secret("secret_env"))
     return NotifySink(kind=kind, name=name, min_severity=min_sev, on=frozenset(on),
-                      max_items=max_items, timeout=float(timeout), **fields)
+                      max_items=max_items, timeout=float(timeout), attempts=attempts,
+                      backoff=float(backoff), report_url=report_url, **fields)
 
 
 def _text(value: Any, key: str, where: str) -> str:

@@ -15,6 +15,8 @@ from sqlalchemy import Engine
 
 import reports
 import rules
+from reports import notify
+from reports.index_page import refresh_index
 from rules.params import check_settings
 from scanner import progress
 from scanner.client import LARGE_PAGES, DatadogClient, RetryPolicy
@@ -198,6 +200,7 @@ class RuleStage:
             suppressions=self.suppressions, disabled_rules=self.settings.disabled,
             signing_key=config.signing_key)
         lifecycle.reported(engine, scan_id)
+        refresh_index(config.output, engine)  # <output>/index.html; a failure only warns
         return path
 
 
@@ -220,14 +223,20 @@ def conclude_scan(config: Config, engine: Engine, scan_id: str, evaluation: Rule
 
     The lifecycle of a run's scan: held running through collection and evaluation, then
     finished complete or partial, then stamped reported; failed if anything raises.
+    The [[notify]] sinks are sent to once the scan is finished and before its bundle is
+    written, so that run.json records their outcome (reports/notify; a failed sink never
+    raises), and told when the scan fails.
     """
     try:
         status = ScanStatus(collect())
         findings = evaluation.run(engine, scan_id)
         lifecycle.finished(engine, scan_id, status)
+        notify.after_scan(config, engine, scan_id)
         report = evaluation.report(config, engine, scan_id)
-    except BaseException:
+    except BaseException as exc:
         lifecycle.failed(engine, scan_id)
+        if isinstance(exc, Exception):  # not on Ctrl-C: the operator is right there
+            notify.after_scan(config, engine, scan_id)
         raise
     code, hits = exit_code_for(status, findings, config.fail_on)
     log.info("scan %s %s: %d findings, %d open at or above %s", scan_id, status,

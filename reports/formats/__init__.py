@@ -1,8 +1,9 @@
 """The output formats of the evidence bundle: one module per format, registered in FORMATS.
 
-A new format is a module defining a `Renderer` (reports.formats.base) plus one line in
-FORMATS below; the bundle writes it, the manifest lists it with its SHA-256 and OSCAL's
-back-matter names it (when it runs in the evidence phase).
+A new format is a module defining a `Renderer` (or a `RowRenderer`, for a file made of the
+findings; reports.formats.base) plus one line in FORMATS below; the bundle writes it, the
+manifest lists it with its SHA-256 and OSCAL's back-matter names it (when it runs in the
+evidence phase).
 """
 
 from __future__ import annotations
@@ -10,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
-from reports.formats.base import Phase, Renderer, RenderInput, SingleFile, utf8
+from reports.formats.base import (
+    Phase,
+    Renderer,
+    RenderInput,
+    RowRenderer,
+    RowWriter,
+    SingleFile,
+    utf8,
+)
 from reports.formats.credentials import Credentials
 from reports.formats.findings_csv import FindingsCsv
 from reports.formats.findings_json import FindingsJson
@@ -22,7 +31,8 @@ from reports.formats.oscal import Oscal
 from reports.formats.population import Population
 from reports.formats.run import Run
 
-__all__ = ["FORMATS", "Phase", "Registry", "RenderInput", "Renderer", "SingleFile", "utf8"]
+__all__ = ["FORMATS", "Phase", "Registry", "RenderInput", "Renderer", "RowRenderer", "RowWriter",
+           "SingleFile", "utf8"]
 
 R = TypeVar("R", bound=Renderer)
 

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from reports.findings_csv import COLUMNS, CsvLines, finding_cells
+from reports.formats.base import RenderInput, RowRenderer, RowWriter
+from reports.verdicts import FindingRow
 
-from reports.findings_csv import render_findings_csv
-from reports.formats.base import RenderInput, SingleFile, utf8
 
-
-class FindingsCsv(SingleFile):
+class FindingsCsv(RowRenderer):
     """findings.csv."""
 
     name = "findings-csv"
     path = "findings.csv"
 
-    def render(self, path: str, inp: RenderInput) -> Iterator[bytes]:
+    def writer(self, inp: RenderInput) -> RowWriter:
         """RFC 4180 rows in the findings.json order."""
-        return utf8(render_findings_csv(inp.ctx.report))
+        return _Writer()
+
+
+class _Writer(RowWriter):
+    def __init__(self) -> None:
+        self.lines = CsvLines()
+
+    def head(self) -> str:
+        return self.lines.line(COLUMNS)
+
+    def row(self, row: FindingRow) -> str:
+        return self.lines.line(finding_cells(row.finding))

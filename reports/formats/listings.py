@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from reports.formats.base import Renderer, RenderInput, utf8
+from reports.formats.base import Renderer, RenderInput
+from reports.listings import listing_csv
 
 
 class Listings(Renderer):
@@ -18,6 +19,9 @@ class Listings(Renderer):
         return [listing.path for listing in inp.listings]
 
     def render(self, path: str, inp: RenderInput) -> Iterator[bytes]:
-        """The listing's CSV."""
+        """The listing's CSV, streamed from the database."""
         listing = next(x for x in inp.listings if x.path == path)
-        return utf8(listing.text)
+        if inp.engine is None:
+            raise ValueError("listings are read from the snapshot: RenderInput needs its engine")
+        for text in listing_csv(inp.engine, listing):
+            yield text.encode("utf-8")

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from reports.formats.base import RenderInput, RowRenderer, RowWriter
+from reports.ocsf import EventLines
+from reports.verdicts import FindingRow
 
-from reports.formats.base import RenderInput, SingleFile, utf8
-from reports.ocsf import render_ocsf
 
-
-class Ocsf(SingleFile):
+class Ocsf(RowRenderer):
     """findings.ocsf.jsonl."""
 
     name = "ocsf"
     path = "findings.ocsf.jsonl"
+    flags = True  # a finding new since the previous scan is a Create, else an Update
 
-    def render(self, path: str, inp: RenderInput) -> Iterator[bytes]:
+    def writer(self, inp: RenderInput) -> RowWriter:
         """One JSON event a line."""
-        return utf8(render_ocsf(inp.ctx, inp.tool_version))
+        return _Writer(EventLines(inp.ctx, inp.tool_version))
+
+
+class _Writer(RowWriter):
+    def __init__(self, lines: EventLines) -> None:
+        self.lines = lines
+
+    def row(self, row: FindingRow) -> str:
+        return self.lines.line(row.finding, row.new)

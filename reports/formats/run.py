@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from reports.formats.base import RenderInput, SingleFile, utf8
+from reports.notify.ledger import deliveries
 from reports.runinfo import render_run
 
 
@@ -15,5 +17,9 @@ class Run(SingleFile):
     path = "run.json"
 
     def render(self, path: str, inp: RenderInput) -> Iterator[bytes]:
-        """The run's metadata."""
-        return utf8(render_run(inp.ctx, inp.tool_version))
+        """The run's metadata, with the notifications the scan's sinks were sent."""
+        sent: list[dict[str, Any]] = []
+        if inp.engine is not None:
+            with inp.engine.connect() as conn:
+                sent = deliveries(conn, inp.ctx.report.scan.id)
+        return utf8(render_run(inp.ctx, inp.tool_version, sent))

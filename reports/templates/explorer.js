@@ -1,5 +1,9 @@
 /* ddaudit findings explorer: filters, search, sort and paging over the inert JSON block.
-   Rows are built with createElement and textContent only (every name is untrusted). */
+   Rows are built with createElement and textContent only (every name is untrusted).
+   Fast at 100,000 findings: the rows are read once into typed columns, every sort order
+   is worked out once at load (stable counting sorts over the dictionaries' ranks; one
+   native sort for the resource names), the search text is lower-cased once, and a filter
+   is one pass over integer columns; only the page of rows shown is in the document. */
 (function () {
   "use strict";
   var PAGE = 100;
@@ -12,14 +16,30 @@
   var $ = function (id) { return document.getElementById(id); };
   var el = {
     sev: $("f-severity"), status: $("f-status"), rule: $("f-rule"), site: $("f-site"),
-    org: $("f-org"), owner: $("f-owner"), search: $("f-search"), sort: $("f-sort"), onlyNew: $("f-new"),
-    reset: $("f-reset"), count: $("explorer-count"), body: $("explorer-rows"),
-    prev: $("p-prev"), next: $("p-next"), newLabel: $("f-new-label")
+    org: $("f-org"), owner: $("f-owner"), search: $("f-search"), sort: $("f-sort"),
+    onlyNew: $("f-new"), reset: $("f-reset"), count: $("explorer-count"),
+    body: $("explorer-rows"), prev: $("p-prev"), next: $("p-next"),
+    newLabel: $("f-new-label")
   };
   var C = { SEV: 0, STATUS: 1, RULE: 2, SITE: 3, ORG: 4, TARGET: 5, RTYPE: 6, RID: 7,
             RNAME: 8, DETAIL: 9, SEEN: 10, NEW: 11, OWNER: 12 };
   var NO_OWNER = "no owner";  // the label of D.owner's null (findings nobody answers for)
-  function ownerOf(r) { var o = D.owner[r[C.OWNER]]; return o === null ? NO_OWNER : o; }
+  var owners = D.owner.map(function (o) { return o === null ? NO_OWNER : o; });
+
+  function column(c) {
+    var out = new Int32Array(n);
+    for (var i = 0; i < n; i++) { out[i] = rows[i][c]; }
+    return out;
+  }
+  var col = { sev: column(C.SEV), status: column(C.STATUS), rule: column(C.RULE),
+              site: column(C.SITE), org: column(C.ORG), owner: column(C.OWNER),
+              isNew: column(C.NEW) };
+  var days = [], dayOf = new Int32Array(n), dayIndex = new Map();  // distinct first-seen days
+  for (var d = 0; d < n; d++) {
+    var seen = rows[d][C.SEEN], at = dayIndex.get(seen);
+    if (at === undefined) { at = days.length; days.push(seen); dayIndex.set(seen, at); }
+    dayOf[d] = at;
+  }
 
   function fill(select, labels, counts) {
     for (var i = 0; i < labels.length; i++) {
@@ -28,84 +48,104 @@
       select.appendChild(new Option(text, String(i)));
     }
   }
-  function countBy(col, size) {
-    var out = new Array(size).fill(0);
-    for (var i = 0; i < n; i++) { out[rows[i][col]]++; }
+  function countBy(values, size) {
+    var out = new Int32Array(size);
+    for (var i = 0; i < n; i++) { out[values[i]]++; }
     return out;
   }
-  fill(el.sev, D.sev, countBy(C.SEV, D.sev.length));
+  fill(el.sev, D.sev, countBy(col.sev, D.sev.length));
   fill(el.status, D.status.map(function (s) { return s.replace("_", " "); }),
-       countBy(C.STATUS, D.status.length));
+       countBy(col.status, D.status.length));
   fill(el.rule, D.rule.map(function (r, i) { return r + " " + D.title[i]; }),
-       countBy(C.RULE, D.rule.length));
-  fill(el.site, D.site, countBy(C.SITE, D.site.length));
-  fill(el.org, D.org, countBy(C.ORG, D.org.length));
-  fill(el.owner, D.owner.map(function (o) { return o === null ? NO_OWNER : o; }),
-       countBy(C.OWNER, D.owner.length));
+       countBy(col.rule, D.rule.length));
+  fill(el.site, D.site, countBy(col.site, D.site.length));
+  fill(el.org, D.org, countBy(col.org, D.org.length));
+  fill(el.owner, owners, countBy(col.owner, D.owner.length));
   if (!D.hasPrevious) { el.newLabel.hidden = true; }
 
-  var hay = null;  // lower-case search text per row, built on the first search
-  function haystack() {
-    if (hay === null) {
-      hay = new Array(n);
-      for (var i = 0; i < n; i++) {
-        var r = rows[i];
-        hay[i] = (D.rule[r[C.RULE]] + "\u0001" + D.title[r[C.RULE]] + "\u0001" +
-                  D.site[r[C.SITE]] + "\u0001" + D.org[r[C.ORG]] + "\u0001" +
-                  D.target[r[C.TARGET]] + "\u0001" + D.rtype[r[C.RTYPE]] + "\u0001" +
-                  r[C.RID] + "\u0001" + r[C.RNAME] + "\u0001" + r[C.DETAIL] + "\u0001" +
-                  ownerOf(r)).toLowerCase();
-      }
-    }
-    return hay;
+  // Search: one lower-case text per row.
+  var hay = new Array(n);
+  for (var h = 0; h < n; h++) {
+    var r = rows[h];
+    hay[h] = (D.rule[r[C.RULE]] + "\u0001" + D.title[r[C.RULE]] + "\u0001" +
+              D.site[r[C.SITE]] + "\u0001" + D.org[r[C.ORG]] + "\u0001" +
+              D.target[r[C.TARGET]] + "\u0001" + D.rtype[r[C.RTYPE]] + "\u0001" +
+              r[C.RID] + "\u0001" + r[C.RNAME] + "\u0001" + r[C.DETAIL] + "\u0001" +
+              owners[r[C.OWNER]]).toLowerCase();
   }
 
-  var orders = {};  // sort name -> row indexes in that order, built once each
-  function keyOf(name, r) {
-    switch (name) {
-      case "rule": return D.rule[r[C.RULE]];
-      case "site": return D.site[r[C.SITE]] + "\u0001" + D.org[r[C.ORG]];
-      case "resource": return (r[C.RNAME] || r[C.RID]).toLowerCase();
-      case "owner": return ownerOf(r).toLowerCase();
-      case "newest": case "oldest": return r[C.SEEN];
-      default: return "";
+  // Sorting: each order is the rows' indexes sorted by a key, ties in report order.
+  function ranks(labels) {  // each label's rank among the labels (equal labels, equal rank)
+    var idx = labels.map(function (_, i) { return i; });
+    idx.sort(function (a, b) {
+      return labels[a] < labels[b] ? -1 : labels[a] > labels[b] ? 1 : 0;
+    });
+    var rank = new Int32Array(labels.length), at = -1;
+    for (var k = 0; k < idx.length; k++) {
+      if (k === 0 || labels[idx[k]] !== labels[idx[k - 1]]) { at++; }
+      rank[idx[k]] = at;
     }
+    return rank;
   }
-  function order(name) {
-    if (orders[name]) { return orders[name]; }
-    var idx = new Array(n);
-    for (var i = 0; i < n; i++) { idx[i] = i; }
-    if (name !== "severity") {  // the data is already in severity order
-      var keys = new Array(n);
-      for (var j = 0; j < n; j++) { keys[j] = keyOf(name, rows[j]); }
-      var sign = name === "newest" ? -1 : 1;
-      idx.sort(function (a, b) {
-        return keys[a] < keys[b] ? -sign : keys[a] > keys[b] ? sign : a - b;
-      });
+  function byRank(order, values, rank, descending) {  // a stable counting sort of `order`
+    var size = 0;
+    for (var j = 0; j < rank.length; j++) { size = Math.max(size, rank[j] + 1); }
+    var start = new Int32Array(size + 1), out = new Int32Array(n), k, key;
+    for (k = 0; k < n; k++) {
+      key = rank[values[order[k]]];
+      start[(descending ? size - 1 - key : key) + 1]++;
     }
-    orders[name] = idx;
-    return idx;
+    for (k = 0; k < size; k++) { start[k + 1] += start[k]; }
+    for (k = 0; k < n; k++) {
+      key = rank[values[order[k]]];
+      out[start[descending ? size - 1 - key : key]++] = order[k];
+    }
+    return out;
   }
+  function byResource() {  // one native sort of "key \0 zero-padded index" strings
+    var width = String(n).length, pad = "0000000000".slice(0, width), keys = new Array(n);
+    for (var i = 0; i < n; i++) {
+      var text = String(i);
+      keys[i] = (rows[i][C.RNAME] || rows[i][C.RID]).toLowerCase() + "\u0000" +
+                pad.slice(text.length) + text;
+    }
+    keys.sort();
+    var out = new Int32Array(n);
+    for (var k = 0; k < n; k++) { out[k] = +keys[k].slice(keys[k].length - width); }
+    return out;
+  }
+  var identity = new Int32Array(n);
+  for (var s = 0; s < n; s++) { identity[s] = s; }
+  var dayRank = ranks(days);
+  var orders = {  // the data is in severity order already
+    severity: identity,
+    rule: byRank(identity, col.rule, ranks(D.rule), false),
+    site: byRank(byRank(identity, col.org, ranks(D.org), false), col.site, ranks(D.site), false),
+    resource: byResource(),
+    owner: byRank(identity, col.owner,
+                  ranks(owners.map(function (o) { return o.toLowerCase(); })), false),
+    newest: byRank(identity, dayOf, dayRank, true),
+    oldest: byRank(identity, dayOf, dayRank, false)
+  };
 
-  var matched = [];
+  var matched = new Int32Array(0);
   var page = 0;
   function num(select) { return select.value === "" ? -1 : Number(select.value); }
   function apply() {
     var sev = num(el.sev), st = num(el.status), rule = num(el.rule), site = num(el.site);
     var org = num(el.org), owner = num(el.owner), onlyNew = el.onlyNew.checked && D.hasPrevious;
     var q = el.search.value.trim().toLowerCase();
-    var h = q ? haystack() : null;
-    var idx = order(el.sort.value);
-    var out = [];
+    var idx = orders[el.sort.value] || identity;
+    var out = new Int32Array(n), m = 0;
     for (var k = 0; k < n; k++) {
-      var i = idx[k], r = rows[i];
-      if ((sev >= 0 && r[C.SEV] !== sev) || (st >= 0 && r[C.STATUS] !== st) ||
-          (rule >= 0 && r[C.RULE] !== rule) || (site >= 0 && r[C.SITE] !== site) ||
-          (org >= 0 && r[C.ORG] !== org) || (owner >= 0 && r[C.OWNER] !== owner) || (onlyNew && !r[C.NEW]) ||
-          (h !== null && h[i].indexOf(q) === -1)) { continue; }
-      out.push(i);
+      var i = idx[k];
+      if ((sev >= 0 && col.sev[i] !== sev) || (st >= 0 && col.status[i] !== st) ||
+          (rule >= 0 && col.rule[i] !== rule) || (site >= 0 && col.site[i] !== site) ||
+          (org >= 0 && col.org[i] !== org) || (owner >= 0 && col.owner[i] !== owner) ||
+          (onlyNew && !col.isNew[i]) || (q && hay[i].indexOf(q) === -1)) { continue; }
+      out[m++] = i;
     }
-    matched = out;
+    matched = out.subarray(0, m);
     page = 0;
     render();
   }
@@ -170,9 +210,8 @@
   }
 
   var timer = 0;
-  [el.sev, el.status, el.rule, el.site, el.org, el.owner, el.sort, el.onlyNew].forEach(function (s) {
-    s.addEventListener("change", apply);
-  });
+  [el.sev, el.status, el.rule, el.site, el.org, el.owner, el.sort, el.onlyNew].forEach(
+    function (select) { select.addEventListener("change", apply); });
   el.search.addEventListener("input", function () {
     clearTimeout(timer);
     timer = setTimeout(apply, 120);
@@ -180,8 +219,8 @@
   el.prev.addEventListener("click", function () { page--; render(); });
   el.next.addEventListener("click", function () { page++; render(); });
   el.reset.addEventListener("click", function () {
-    [el.sev, el.status, el.rule, el.site, el.org, el.owner].forEach(function (s) {
-      s.value = "";
+    [el.sev, el.status, el.rule, el.site, el.org, el.owner].forEach(function (select) {
+      select.value = "";
     });
     el.search.value = ""; el.sort.value = "severity"; el.onlyNew.checked = false;
     apply();
@@ -202,7 +241,6 @@
   });
   ui.hidden = false;
   apply();
-  setTimeout(haystack, 300);  // the search index, built once the first rows are painted
   window.ddauditExplorer = { apply: apply, matched: function () { return matched.length; },
                              readyAt: performance.now() };
 }());

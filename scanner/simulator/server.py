@@ -24,6 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from scanner.simulator import handlers as h
+from scanner.simulator import handlers_events as he
 from scanner.simulator import handlers_keys as hk
 from scanner.simulator import handlers_tokens as ht
 from scanner.simulator import handlers_writes as hw
@@ -206,6 +207,7 @@ class SimulatedDatadog:
         self.request_count = 0
         self.requests: Counter[tuple[str, str]] = Counter()
         self.request_log: list[RequestRecord] = []
+        self.events: list[he.PostedEvent] = []  # accepted POST /api/v1/events, in order
         self._ports = dict(ports or {})
         self._runners: dict[str, web.AppRunner] = {}
         self._urls: dict[str, str] = {}
@@ -236,6 +238,7 @@ class SimulatedDatadog:
                 app.router.add_get(route.path, self._endpoint(route, site))
             for route in WRITE_ROUTES:
                 app.router.add_route(route.method, route.path, self._endpoint(route, site))
+            app.router.add_post(he.EVENTS_PATH, he.events_handler(self.estate, self.events, site))
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             tcp = web.TCPSite(runner, self.host, self._ports.get(site, 0))

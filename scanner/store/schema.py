@@ -357,6 +357,38 @@ suppression_usage = Table(
     Column("matches", Integer, nullable=False),  # findings it covers (active entries only)
 )
 
+# Per notification sink (its [[notify]] name) and finding id: the scan it was last
+# announced in, and the latest scan start through which it is known not to have resolved
+# since (reports/notify/ledger.py). Not per scan: like finding_history, it outlives the
+# scans prune deletes, so a finding announced once is not announced again after a prune.
+notify_ledger = Table(
+    "notify_ledger",
+    metadata,
+    Column("sink", String(200), primary_key=True),
+    Column("finding_id", String(64), primary_key=True),
+    Column("announced_scan_id", String(64), nullable=False),
+    Column("announced_at", DateTime, nullable=False),  # that scan's start
+    Column("seen_through", DateTime, nullable=False),  # a scan start; unresolved until then
+)
+
+# One row per notification of a scan to a sink, sent or not: run.json's `notifications`.
+# No URL, address or key: the sink's name and kind, the outcome and a scrubbed error.
+notify_deliveries = Table(
+    "notify_deliveries",
+    metadata,
+    Column("scan_id", String(64), nullable=False),
+    Column("sink", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),  # sent | failed | skipped
+    Column("attempts", Integer, nullable=False),
+    Column("events", String(64), nullable=False),  # e.g. "new,partial" ("" when skipped)
+    Column("new_findings", Integer, nullable=False),
+    Column("regressed_findings", Integer, nullable=False),
+    Column("error", Text),
+    Index("ix_notify_deliveries_scan", "scan_id"),
+)
+
 # One row per finding an applied remediation action answered or resolved along the way
 # (`ddaudit apply`, never a dry run): the next scan's report and `ddaudit diff` mark a
 # resolved finding "remediated by plan <id>" from it. History, like finding_history:
@@ -424,7 +456,7 @@ POPULATION_TABLES: dict[str, Table] = {
 
 # Every table whose rows belong to one scan (by `scan_id`), for prune and re-collection.
 SCAN_TABLES: tuple[Table, ...] = (*POPULATION_TABLES.values(), targets, coverage, findings,
-                                  scan_shards, suppression_usage)
+                                  scan_shards, suppression_usage, notify_deliveries)
 
 # Coverage endpoint names (docs/outputs.md), in report order.
 ENDPOINTS: tuple[str, ...] = (

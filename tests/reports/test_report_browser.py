@@ -244,3 +244,78 @@ def test_owner_filter_and_the_by_owner_links(visit: Any, demo_report: Path) -> N
     assert _matching(page) >= opened > 0
     assert set(page.locator("#explorer-rows tr td:nth-child(8)").all_inner_texts()) == {name}
     assert seen.console_errors == []
+
+
+def _data(page: Any) -> dict[str, Any]:
+    data: dict[str, Any] = page.evaluate(
+        "JSON.parse(document.getElementById('findings-data').textContent)")
+    return data
+
+
+# What each sort orders by (report.html's explorer); ties keep the report order.
+SORT_KEYS: dict[str, Any] = {
+    "rule": lambda d, r: d["rule"][r[2]],
+    "site": lambda d, r: d["site"][r[3]] + "\x01" + d["org"][r[4]],
+    "resource": lambda d, r: (r[8] or r[7]).lower(),
+    "owner": lambda d, r: ("no owner" if d["owner"][r[12]] is None else d["owner"][r[12]]).lower(),
+    "oldest": lambda d, r: r[10],
+    "newest": lambda d, r: r[10],
+}
+
+
+@pytest.mark.parametrize("sort", ["severity", *SORT_KEYS])
+def test_each_sort_orders_every_finding(visit: Any, demo_report: Path, sort: str) -> None:
+    page = visit(demo_report).page
+    data = _data(page)
+    rows = data["rows"]
+    order = list(range(len(rows)))
+    if sort in SORT_KEYS:
+        key = SORT_KEYS[sort]
+        order = sorted(order, key=lambda i: key(data, rows[i]), reverse=sort == "newest")
+    page.select_option("#f-sort", sort)
+    shown: list[str] = []
+    while True:  # every page: the whole order, not only its start
+        shown += page.locator("#explorer-rows tr td:nth-child(7) code").all_inner_texts()
+        if page.locator("#p-next").is_disabled():
+            break
+        page.click("#p-next")
+    assert shown == [rows[i][7] for i in order]
+
+
+def test_filters_combine_over_the_sorted_rows(visit: Any, demo_report: Path) -> None:
+    page = visit(demo_report).page
+    data = _data(page)
+    rows = data["rows"]
+    page.check("#f-new")
+    assert _matching(page) == sum(1 for r in rows if r[11])
+    page.click("#f-reset")
+    status = data["status"].index("open")
+    page.select_option("#f-status", str(status))
+    page.select_option("#f-sort", "owner")
+    page.fill("#f-search", "KEY")
+
+    def text(r: list[Any]) -> str:  # what the search looks through, as the page joins it
+        owner = "no owner" if data["owner"][r[12]] is None else data["owner"][r[12]]
+        return "\x01".join([data["rule"][r[2]], data["title"][r[2]], data["site"][r[3]],
+                            data["org"][r[4]], data["target"][r[5]], data["rtype"][r[6]],
+                            r[7], r[8], r[9], owner]).lower()
+
+    expected = sum(1 for r in rows if r[1] == status and "key" in text(r))
+    _until(page, f"window.ddauditExplorer.matched() === {expected}")
+    assert 0 < expected < sum(1 for r in rows if r[1] == status)
+    owners = page.locator("#explorer-rows tr td:nth-child(8)").all_inner_texts()
+    assert [o.lower() for o in owners] == sorted(o.lower() for o in owners)
+    assert _rows(page) == min(expected, 100)
+
+
+def test_long_sections_render_when_reached(visit: Any, demo_report: Path) -> None:
+    """The long sections are laid out lazily (content-visibility), yet in the accessibility
+    tree from the start, and shown when reached."""
+    page = visit(demo_report).page
+    tree = page.locator("#coverage").aria_snapshot()  # far below the fold, not laid out yet
+    assert "Collection per target and endpoint" in tree and tree.count("- row") > 10
+    for section in ("#rules", "#coverage", "#scope"):
+        page.locator(section).scroll_into_view_if_needed()
+        _until(page, f"document.querySelector('{section}').innerText.trim() !== ''")
+    assert "Collection per target and endpoint" in page.locator("#coverage").inner_text()
+    assert page.locator("#coverage tbody tr").first.is_visible()

@@ -165,15 +165,21 @@ def test_empty_scan_has_empty_lists(make_store: MakeStore, tmp_path: Path) -> No
     ("column", "value"),
     [("controls", "not json"), ("controls", '{"a": 1}'), ("suppression", '["x"]')],
 )
-def test_corrupt_json_columns_raise_store_error(store: Engine, column: str, value: str) -> None:
+def test_corrupt_json_columns_raise_store_error(
+    store: Engine, column: str, value: str, tmp_path: Path
+) -> None:
     with store.begin() as conn:
         conn.execute(
             update(findings)
             .where(findings.c.id == finding_id("key007"))
             .values({column: value})
         )
+    # The findings are read as the bundle is written: the bad row stops it, nothing is kept.
     with pytest.raises(StoreError, match=f"finding {finding_id('key007')}: {column}"):
-        load_scan(store, SCAN_ID)
+        list(load_scan(store, SCAN_ID).findings)
+    with pytest.raises(StoreError, match=f"finding {finding_id('key007')}: {column}"):
+        write_reports(store, SCAN_ID, tmp_path / "out" / SCAN_ID)
+    assert not (tmp_path / "out" / SCAN_ID).exists()
 
 
 def test_render_is_pure(store: Engine) -> None:
