@@ -1,7 +1,7 @@
 """Lookup indexes for the rule pack.
 
 Revision ID: 0006
-Revises: 0009
+Revises: 0008
 Create Date: 2026-12-02
 
 The rule conditions look rows up one at a time where they used to scan whole tables:
@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0006"
-down_revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
