@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check scanner rules reports tests $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/mypy --strict bench/collect.py bench/ours.py bench/peer.py bench/simproc.py bench/faults.py \
-		bench/rules.py bench/figures.py bench/all.py bench/notify.py bench/report.py
+		bench/rules.py bench/figures.py bench/all.py bench/notify.py bench/trends.py bench/report.py
 
 # docs/rules.md is generated from rules/pack/*.yaml; a test fails when it is out of date.
 docs: $(STAMP)

@@ -4,7 +4,7 @@ Each bench runs in its own process (so one's peak RSS is not another's) and writ
 headline figures with `--json`; this script gathers them into one table:
 figure, target, measured, ratio (measured / bound; <= 1.00 meets the target).
 
-    .venv/bin/python -m bench.all                    # collect (scale 1 and 10), rules, report
+    .venv/bin/python -m bench.all                    # collect (scale 1, 10), rules, report, trends
     .venv/bin/python -m bench.all --only rules       # one bench
     .venv/bin/python -m bench.all --quick            # small sizes, a smoke run of the wiring
 """
@@ -30,12 +30,14 @@ RUNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("rules", "bench.rules", ()),
     ("report", "bench.report", ()),
     ("notify", "bench.notify", ()),
+    ("trends", "bench.trends", ()),
 )
 QUICK: dict[str, tuple[str, ...]] = {
     "bench.collect": ("--orgs", "1", "--sites", "1"),
     "bench.rules": ("--scale", "0.01"),
     "bench.report": ("--findings", "2000"),
     "bench.notify": ("--findings", "2000", "--scans", "8", "--gap", "3"),
+    "bench.trends": ("--scans", "5", "--findings", "2000"),
 }
 
 

@@ -18,13 +18,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from functools import cache
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from markupsafe import Markup
 
 from reports.context import RULE_STATUSES, ReportContext
 from reports.credentials import KINDS, OWNER_STATUSES, Credential, offboarding
 from reports.diff import ScanDiff, diff_counts
 from reports.explorer import Explorer
+from reports.svg import trend_section
+from reports.trends import Trends, report_links
 from reports.verdicts import FindingRow, flagged
 from reports.views import (
     CHANGES_SAMPLE,
@@ -47,6 +49,7 @@ from scanner.timeutil import isoformat_z
 TEMPLATE = "report.html"
 STYLESHEET = "report.css"
 SCRIPT = "explorer.js"
+TREND_STYLESHEET = "trends.css"  # the Trends section's own (reports/trends.py, reports/svg.py)
 
 
 @cache
@@ -88,20 +91,34 @@ def _script() -> tuple[Markup, str]:
     return _inline(SCRIPT, "</")
 
 
+@cache
+def stylesheet(name: str) -> tuple[Markup, str]:
+    """Our stylesheet `name` (report.html's trends.css, index.html's) and its CSP hash source."""
+    return _inline(name, "<")
+
+
+def template(name: str) -> Template:
+    """A page template of the reports' one environment (index.html shares it)."""
+    return _environment().get_template(name)
+
+
 def content_security_policy() -> str:
     """The page's policy: nothing but our own hashed style and script, no requests at all."""
     _, style_hash = _stylesheet()
     _, script_hash = _script()
+    _, trend_hash = stylesheet(TREND_STYLESHEET)
     return (
-        f"default-src 'none'; script-src '{script_hash}'; style-src '{style_hash}'; "
+        f"default-src 'none'; script-src '{script_hash}'; "
+        f"style-src '{style_hash}' '{trend_hash}'; "
         "img-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'; "
         "require-trusted-types-for 'script'; trusted-types 'none'"
     )
 
 
-def render_html(ctx: ReportContext, credentials: Sequence[Credential] = ()) -> str:
-    """Return report.html for `ctx` and its credential inventory; deterministic."""
-    page = PageWriter(ctx, credentials)
+def render_html(ctx: ReportContext, credentials: Sequence[Credential] = (),
+                trends: Trends | None = None) -> str:
+    """Return report.html for `ctx`, its credential inventory and trends; deterministic."""
+    page = PageWriter(ctx, credentials, trends)
     previous = ctx.diff.from_scan
     rows = [page.row(row) for row in flagged(ctx.report.findings,
                                              None if previous is None else previous.id)]
@@ -115,9 +132,11 @@ class PageWriter:
     every row has gone by, `head` is the page up to the explorer rows and `tail` the rest.
     """
 
-    def __init__(self, ctx: ReportContext, credentials: Sequence[Credential]) -> None:
+    def __init__(self, ctx: ReportContext, credentials: Sequence[Credential],
+                 trends: Trends | None = None) -> None:
         self.ctx = ctx
         self.credentials = credentials
+        self.trends = trends
         self.explorer = Explorer(ctx)
         self.orgs = OrgTally()
         self.owners = OwnerTally()
@@ -143,7 +162,7 @@ class PageWriter:
         """The page up to the first explorer row (once every row has been taken)."""
         before, self._after = render_page(
             self.ctx, self.credentials, self.changes.diff(self.ctx), self.orgs.rows(),
-            self.owners.rows(), self.rules.sections(self.ctx))
+            self.owners.rows(), self.rules.sections(self.ctx), self.trends)
         return before + self.explorer.prefix()
 
     def tail(self) -> Iterator[str]:
@@ -157,7 +176,8 @@ _ROWS = "\x00ddaudit-explorer-rows\x00"  # where the explorer data goes in the r
 
 def render_page(ctx: ReportContext, credentials: Sequence[Credential], diff: ScanDiff,
                 breakdown: Iterable[OrgBreakdown], owners: Iterable[OwnerBreakdown],
-                sections: Sequence[RuleSection]) -> tuple[str, str]:
+                sections: Sequence[RuleSection],
+                trends: Trends | None = None) -> tuple[str, str]:
     """The page before and after its explorer data (which the caller writes between)."""
     css, _ = _stylesheet()
     script, _ = _script()
@@ -188,6 +208,8 @@ def render_page(ctx: ReportContext, credentials: Sequence[Credential], diff: Sca
         credential_kinds=[(k, sum(1 for c in credentials if c.kind == k)) for k in KINDS],
         owner_statuses=[(s, sum(1 for c in credentials if c.owner_status == s))
                         for s in OWNER_STATUSES],
+        trend=None if trends is None else trend_section(trends, report_links(trends)),
+        trend_css=stylesheet(TREND_STYLESHEET)[0],
     )
     # The last occurrence: a name from the API (earlier in the page) cannot move the split.
     before, _, after = text.rpartition(_ROWS)

@@ -64,6 +64,10 @@ def render_run(ctx: ReportContext, exported_by: str,
             "endpoints": list(ENDPOINTS),
         },
         "previous_scan": None if ctx.diff.from_scan is None else ctx.diff.from_scan.id,
+        "changes": None if ctx.diff.from_scan is None else {  # index.html reads these
+            "new": len(ctx.diff.new), "resolved": len(ctx.diff.resolved),
+            "changed": len(ctx.diff.changed), "no_longer_assessed": len(ctx.diff.unassessed),
+        },
         "results": {
             "findings": len(report.findings),
             "open": counts.open_total,

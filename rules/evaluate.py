@@ -1,42 +1,40 @@
 """Evaluating a rule pack over one stored scan and writing its findings.
 
 Each condition runs in the database. Its rows stream through in batches, become findings
-rows (stable id, detail sentence) and go to a FindingsWriter (rules/findings_writer.py), which
-finishes them (first_seen from finding_history, rules/first_seen.py; suppressions applied)
-and inserts them with executemany as they come, so memory stays flat however many
-findings a scan has. A rule whose inputs were not fully collected for a target gives one
-not_assessed finding for that org instead. Once all are written, the owner pass
-(rules/owners.py) fills in who answers for each. The caller gets an `Evaluated`: counts,
-the time of each rule and of the owner pass, the suppressions' usage, and the findings
-read back from the table.
-The suppressions' usage is stored too (`suppression_usage`), for later reports of the scan.
+rows (stable id, detail sentence: rules/rows.py) and go to a FindingsWriter
+(rules/findings_writer.py), which finishes them (first_seen from finding_history,
+rules/first_seen.py; suppressions applied) and inserts them as they come, so memory stays
+flat however many findings a scan has. On SQLite the rows of a rule no suppression can
+touch never leave the database: rules/sqlite_findings.py writes them with one INSERT ...
+SELECT. A rule whose inputs were not fully collected for a target gives one not_assessed
+finding for that org instead. Once all are written, the owner pass (rules/owners.py)
+fills in who answers for each. The caller gets an `Evaluated`: counts, the time of each
+rule and of the owner pass, the suppressions' usage, and the findings read back from the
+table. The suppressions' usage is stored too (`suppression_usage`), for later reports of
+the scan.
 """
 
 from __future__ import annotations
 
+import gc
 import json
-import string
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Connection, Engine, delete, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from rules.findings_writer import FindingsWriter
 from rules.model import REQUIRED_COLUMNS, Rule, RulePack, RuleSettings, fingerprint
 from rules.owners import assign_owners
-from rules.params import (
-    ISO_TIMESTAMP,
-    Shown,
-    bind_values,
-    check_settings,
-    render_value,
-    rule_parameters,
-    statement,
-)
+from rules.params import bind_values, check_settings, rule_parameters, statement
 from rules.results import Evaluated, RuleRun
+from rules.rows import Detail, FindingIds
+from rules.sqlite_findings import SqliteFindings
 from rules.suppressions import Suppressions, SuppressionTracker, SuppressionUsage
 from scanner.errors import NotFoundError, RuleError
 from scanner.store import lifecycle
@@ -52,9 +50,8 @@ from scanner.store.schema import (
 )
 
 _FETCH = 2000  # condition rows fetched at a time
+IN_SQLITE = True  # on SQLite, write findings with INSERT ... SELECT (rules.sqlite_findings)
 _PG_EVALUATION_LOCK = 0x64646165  # "ddae": evaluations queue on PostgreSQL (shared history)
-_FORMATTER = string.Formatter()
-_ISO_MATCH = ISO_TIMESTAMP.match
 
 
 @dataclass(frozen=True)
@@ -81,9 +78,11 @@ def evaluate_scan(
     """
     check_settings(pack, settings)
     runs: list[RuleRun] = []
-    with engine.begin() as conn:
+    with _cyclic_gc_paused(), engine.begin() as conn:
         if conn.dialect.name == "postgresql":  # concurrent upserts of one history deadlock
             conn.execute(select(func.pg_advisory_xact_lock(_PG_EVALUATION_LOCK)))
+            # Compiling a large condition's plan took longer than running it interpreted.
+            conn.execute(text("SET LOCAL jit = off"))
         now = conn.execute(select(scans.c.started_at).where(scans.c.id == scan_id)).scalar()
         if now is None:
             raise NotFoundError(f"scan {scan_id} is not in the database; see `ddaudit scans list`")
@@ -91,6 +90,10 @@ def evaluate_scan(
         cov = _coverage(conn, scan_id)
         conn.execute(delete(findings).where(findings.c.scan_id == scan_id))
         writer = FindingsWriter(conn, scan_id, now, SuppressionTracker(suppressions, now))
+        in_sqlite = None
+        if IN_SQLITE and conn.dialect.name == "sqlite":
+            names = {t.name: t.org_name for t in scan_targets}
+            in_sqlite = SqliteFindings(conn, names, history=not writer.history.empty)
         for rule in pack.rules:
             if rule.id in settings.disabled:
                 continue
@@ -101,8 +104,11 @@ def evaluate_scan(
                 now=now,
                 trusted_orgs=settings.trusted_orgs,
             )
-            written = _evaluate_rule(conn, rule, values, scan_targets, cov, writer)
+            written = _evaluate_rule(conn, rule, values, scan_targets, cov, writer, in_sqlite)
             runs.append(RuleRun(rule.id, written, time.perf_counter() - started))
+        writer.close()
+        if in_sqlite is not None:
+            in_sqlite.close()
         started = time.perf_counter()
         assign_owners(conn, scan_id)
         owners_seconds = time.perf_counter() - started
@@ -110,6 +116,23 @@ def evaluate_scan(
         _record_usage(conn, scan_id, usage)
         lifecycle.evaluated(conn, scan_id)
     return Evaluated(engine, scan_id, writer.counts, runs, usage, owners_seconds=owners_seconds)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (as it was before, after).
+
+    Each finding passes through as a fresh list, a million of them in a large scan; every
+    few hundred allocations the collector would walk the young ones, and now and then every
+    object alive. The rows make no reference cycles, so nothing is left for it meanwhile.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _record_usage(conn: Connection, scan_id: str, usage: SuppressionUsage) -> None:
@@ -173,8 +196,14 @@ def _evaluate_rule(
     scan_targets: Sequence[_Target],
     cov: Mapping[tuple[str, str], str],
     writer: FindingsWriter,
+    in_sqlite: SqliteFindings | None,
 ) -> int:
-    """Stream one rule's rows into the writer; return how many findings it wrote."""
+    """Write one rule's findings; return how many.
+
+    Its not_assessed findings come first. The open ones are written by SQLite itself when
+    `in_sqlite` is given and no suppression could apply to the rule (those are matched in
+    Python), else streamed through the writer.
+    """
     scan_id, now, add = writer.scan_id, writer.now, writer.add
     rule_id, severity, title = rule.id, rule.severity, rule.title
     controls = json.dumps(list(rule.control_ids))
@@ -194,76 +223,60 @@ def _evaluate_rule(
                      f"Not assessed for this org: {what} not fully collected.", t.site,
                      t.org_public_id, t.org_name, t.name, "org", resource_id, t.org_name, now,
                      controls, None])
+    ids = FindingIds(rule, skipped, seen)
+    written = None
+    if in_sqlite is not None and not writer.tracker.for_rule(rule_id):
+        written = in_sqlite.write(rule, values, ids, controls)
+    if written is None:
+        _stream(conn, rule, values, {t.name: t.org_name for t in scan_targets}, ids, writer,
+                controls)
+    else:
+        writer.counts[(severity, "open")] += written
+    writer.flush()
+    return len(seen)
+
+
+def _stream(
+    conn: Connection,
+    rule: Rule,
+    values: Mapping[str, Any],
+    names: Mapping[str, str | None],
+    ids: FindingIds,
+    writer: FindingsWriter,
+    controls: str,
+) -> None:
+    """Read the rule's condition rows and hand its open findings to the writer."""
+    scan_id, now, add = writer.scan_id, writer.now, writer.add
+    rule_id, severity, title = rule.id, rule.severity, rule.title
     stmt, params = statement(rule.condition, values)
-    names = {t.name: t.org_name for t in scan_targets}
-    rtypes = frozenset(rule.resource_types)
     try:
-        result = conn.execute(stmt, params, execution_options={"yield_per": _FETCH})
+        # A server-side cursor keeps PostgreSQL from sending every row at once; SQLite's
+        # cursor steps as it is read anyway, and without SQLAlchemy's buffer in front of it
+        # it hands out plain tuples, not Row objects built for each row.
+        buffered = conn.dialect.name != "sqlite"
+        result = conn.execute(stmt, params, execution_options={"stream_results": buffered})
         columns = list(result.keys())
         absent = [c for c in REQUIRED_COLUMNS if c not in columns]
         if absent:
             raise RuleError(f"{rule.path}: field 'condition' must return column {absent[0]}")
         i_site, i_target, i_org, i_type, i_id, i_name = map(columns.index, REQUIRED_COLUMNS)
-        render = _Detail(rule, columns, values).render
-        for row in (row for chunk in result.partitions(_FETCH) for row in chunk):
-            target = row[i_target]
-            if target in skipped:
-                continue
-            rtype = str(row[i_type])
-            if rtype not in rtypes:
-                raise RuleError(
-                    f"{rule.path}: field 'condition' returned resource_type {rtype!r}, "
-                    f"not one of {', '.join(rule.resource_types)}"
-                )
-            site, org, rid, name = str(row[i_site]), row[i_org], str(row[i_id]), row[i_name]
-            org = None if org is None else str(org)
-            fid = fingerprint(rule_id, site, org, rtype, rid)
-            if fid in seen:
-                continue
-            seen.add(fid)
-            add([scan_id, fid, rule_id, severity, "open", title, render(row), site, org,
-                 names.get(target), str(target), rtype, rid, None if name is None else str(name),
-                 now, controls, None])
-    except SQLAlchemyError as exc:
+        render = Detail(rule, columns, values).render
+        chunks = (result.partitions(_FETCH) if buffered
+                  else iter(partial(result.cursor.fetchmany, _FETCH), []))
+        for chunk in chunks:
+            for row in chunk:
+                target, site, org, rtype, rid = (row[i_target], row[i_site], row[i_org],
+                                                 row[i_type], row[i_id])
+                fid = ids(target, site, org, rtype, rid)
+                if fid is None:
+                    continue
+                name = row[i_name]
+                add([scan_id, fid, rule_id, severity, "open", title, render(row), str(site),
+                     None if org is None else str(org), names.get(target), str(target),
+                     str(rtype), str(rid), None if name is None else str(name), now,
+                     controls, None])
+        result.close()
+    except (SQLAlchemyError, conn.dialect.loaded_dbapi.Error) as exc:
+        # rows are fetched from the DBAPI cursor itself, whose errors SQLAlchemy never sees
         message = str(getattr(exc, "orig", exc)).splitlines()[0]
         raise RuleError(f"{rule.path}: field 'condition' failed: {message}") from exc
-    writer.flush()
-    return len(seen)
-
-
-class _Detail:
-    """A rule's detail template, parsed once; `render(row)` fills it from a condition row.
-
-    A placeholder names a column of the row or, failing that, a bind value (a parameter);
-    `{col:text}` shows `text` where the value is NULL (default "unknown").
-    """
-
-    def __init__(self, rule: Rule, columns: Sequence[str], values: Mapping[str, Any]) -> None:
-        self.parts: list[tuple[str, int, str]] = []  # (literal, column index or -1, text)
-        index = {name: i for i, name in enumerate(columns)}
-        for literal, field, spec, _conversion in _FORMATTER.parse(rule.detail):
-            if field is None:
-                self.parts.append((literal, -1, ""))
-            elif field in index:
-                self.parts.append((literal, index[field], spec or "unknown"))
-            elif field in values:
-                self.parts.append((literal, -1, format(Shown(values[field]), spec or "")))
-            else:
-                raise RuleError(f"{rule.path}: field 'detail' cannot be filled: {field!r}")
-
-    def render(self, row: Sequence[Any]) -> str:
-        """The detail sentence of one row."""
-        out: list[str] = []
-        for literal, i, text in self.parts:
-            out.append(literal)
-            if i < 0:
-                out.append(text)
-                continue
-            value = row[i]
-            if value is None:
-                out.append(text)
-            elif type(value) is str:  # the common case, without render_value's other checks
-                out.append(value[:10] if _ISO_MATCH(value) else value)
-            else:
-                out.append(render_value(value))
-        return "".join(out)

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 import reports
 import rules
 from reports import notify
+from reports.index_page import refresh_index
 from rules.params import check_settings
 from scanner import progress
 from scanner.client import LARGE_PAGES, DatadogClient, RetryPolicy
@@ -199,6 +200,7 @@ class RuleStage:
             suppressions=self.suppressions, disabled_rules=self.settings.disabled,
             signing_key=config.signing_key)
         lifecycle.reported(engine, scan_id)
+        refresh_index(config.output, engine)  # <output>/index.html; a failure only warns
         return path
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from reports.credentials import load_credentials
 from reports.formats.base import RenderInput, RowRenderer, RowWriter
 from reports.html import PageWriter
+from reports.trends import load_trends
 from reports.verdicts import FindingRow
 
 
@@ -20,8 +21,10 @@ class Html(RowRenderer):
 
     def writer(self, inp: RenderInput) -> RowWriter:
         """The page, with its stylesheet, script and data inline."""
-        creds = [] if inp.engine is None else load_credentials(inp.engine, inp.ctx.report.scan.id)
-        return _Writer(PageWriter(inp.ctx, creds))
+        scan_id = inp.ctx.report.scan.id
+        creds = [] if inp.engine is None else load_credentials(inp.engine, scan_id)
+        trends = None if inp.engine is None else load_trends(inp.engine, scan_id)
+        return _Writer(PageWriter(inp.ctx, creds, trends))
 
 
 class _Writer(RowWriter):

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Column, ColumnElement, Connection, Engine, func, select
 
+from reports.index_page import refresh_index
 from scanner.store import lifecycle
 from scanner.store.schema import SETTLED, coverage, findings, targets
 from scanner.timeutil import utcnow
@@ -108,7 +109,8 @@ def prune(engine: Engine, output: Path, keep_days: int, *, now: datetime | None 
           dry_run: bool = False) -> PruneResult:
     """Delete scans started more than `keep_days` ago: their rows and output folders.
 
-    Never deletes the latest complete scan, nor a scan still running. finding_history is
+    Never deletes the latest complete scan, nor a scan still running; when it deleted
+    any, `<output>/index.html` is rewritten without them. finding_history is
     left alone on purpose: when a finding was first seen is history, so a finding still
     open in a kept scan keeps the first_seen of a pruned one.
     """
@@ -125,6 +127,8 @@ def prune(engine: Engine, output: Path, keep_days: int, *, now: datetime | None 
             result.rows += lifecycle.remove(conn, chunk)
         for scan_id in chunk:
             result.folders += _remove_folder(output, scan_id)
+    if result.scans:
+        refresh_index(output, engine)  # index.html no longer lists them; a failure only warns
     result.seconds = time.perf_counter() - began
     log.info("pruned %d scans older than %d days (%d rows, %d folders) in %.2fs",
              len(result.scans), keep_days, result.rows, result.folders, result.seconds)

@@ -411,6 +411,26 @@ remediation_actions = Table(
     Index("ix_remediation_actions_finding", "finding_id"),
 )
 
+# Lookup indexes the rule pack probes, one row (or owner) at a time: users and roles by id,
+# a role's holders, a permission's roles, an owner's keys and tokens, a key by id
+# (migration 0006). Each leads with (scan_id, target) like the scan index, so it serves a
+# scan's rows and no other's.
+LOOKUP_INDEXES: tuple[Index, ...] = (
+    Index("ix_users_id", users.c.scan_id, users.c.target, users.c.id),
+    Index("ix_users_uuid", users.c.scan_id, users.c.target, users.c.uuid),
+    Index("ix_user_roles_role", user_roles.c.scan_id, user_roles.c.target, user_roles.c.role_id),
+    Index("ix_role_permissions_permission", role_permissions.c.scan_id,
+          role_permissions.c.target, role_permissions.c.permission_id),
+    Index("ix_roles_id", roles.c.scan_id, roles.c.target, roles.c.id),
+    Index("ix_teams_id", teams.c.scan_id, teams.c.target, teams.c.id),
+    Index("ix_application_keys_id", application_keys.c.scan_id, application_keys.c.target,
+          application_keys.c.id),
+    Index("ix_application_keys_owner", application_keys.c.scan_id, application_keys.c.target,
+          application_keys.c.owner_id),
+    Index("ix_access_tokens_owner", access_tokens.c.scan_id, access_tokens.c.target,
+          access_tokens.c.owner_id),
+)
+
 POPULATION_TABLES: dict[str, Table] = {
     t.name: t
     for t in (

@@ -22,6 +22,9 @@ ALLOWED_TAGS = {
     "h1", "h2", "dl", "dt", "dd", "div", "ul", "li", "strong", "span", "code", "br", "time",
     "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td",
     "nav", "a", "p", "h3", "noscript", "label", "select", "option", "input", "button", "script",
+    # the Trends section: figures of server-drawn SVG, their data tables behind <details>
+    "figure", "figcaption", "details", "summary", "svg", "desc", "g", "line", "polyline",
+    "circle", "rect", "text",
 }
 
 
